@@ -1,0 +1,183 @@
+//! Wiring: configuration → store, Slack client, scheduler and router; then
+//! run the HTTP server and the scheduler until a shutdown signal.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, SlackCredentials};
+use crate::crypto::TokenCipher;
+use crate::scheduler::{Scheduler, SchedulerStatus, Settings, WakeSignal};
+use crate::slack::{SlackApi, SlackOAuth};
+use crate::store::Store;
+
+/// What request handlers share.
+pub struct AppState {
+    pub store: Store,
+    pub slack: SlackApi,
+    pub oauth: SlackOAuth,
+    pub credentials: SlackCredentials,
+    pub public_url: String,
+    pub stats_api_token: Option<String>,
+    pub scheduler: Arc<SchedulerStatus>,
+    pub wake: Arc<WakeSignal>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Key(#[from] crate::crypto::KeyError),
+    #[error("cannot open the database: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    OAuth(#[from] crate::slack::OAuthError),
+    #[error("cannot set up the HTTP client: {0}")]
+    Http(std::io::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// A built application: bound to its port, not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    state: Arc<AppState>,
+    scheduler: Arc<Scheduler>,
+}
+
+impl Application {
+    /// Opens the database (applying migrations), binds the port and builds
+    /// the scheduler. Binding here, before anything is spawned, lets tests
+    /// ask for port 0 and know the address without waiting.
+    pub async fn build(config: &Config, settings: Settings) -> Result<Self, StartError> {
+        let credentials = config.slack_credentials()?;
+        let cipher =
+            TokenCipher::from_config(config.token_encryption_key.as_deref(), &config.database_url)?;
+        let store = Store::connect(&config.database_url, cipher).await?;
+        store.migrate().await?;
+        Self::build_with_store(config, credentials, store, settings).await
+    }
+
+    pub async fn build_with_store(
+        config: &Config,
+        credentials: SlackCredentials,
+        store: Store,
+        settings: Settings,
+    ) -> Result<Self, StartError> {
+        let slack =
+            SlackApi::new(&config.api_base(), settings.slack_timeout).map_err(StartError::Http)?;
+        let public_url = config.public_base();
+        let oauth = SlackOAuth::new(
+            &credentials.client_id,
+            &credentials.client_secret,
+            &config.slack_authorize_url,
+            &config.api_base(),
+            &format!("{public_url}/slack/oauth/callback"),
+        )?;
+        let scheduler = Arc::new(Scheduler::new(
+            &store,
+            slack.clone(),
+            oauth.clone(),
+            settings,
+        ));
+        let listener = TcpListener::bind(config.bind_addr)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: config.bind_addr,
+                source,
+            })?;
+        let state = Arc::new(AppState {
+            store,
+            slack,
+            oauth,
+            credentials,
+            public_url,
+            stats_api_token: config.stats_api_token.clone().filter(|t| !t.is_empty()),
+            scheduler: scheduler.status(),
+            wake: scheduler.wake_signal(),
+        });
+        Ok(Self {
+            listener,
+            state,
+            scheduler,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    pub fn state(&self) -> Arc<AppState> {
+        self.state.clone()
+    }
+
+    pub fn scheduler(&self) -> Arc<Scheduler> {
+        self.scheduler.clone()
+    }
+
+    /// Serves HTTP and runs the scheduler until `shutdown` fires; then stops
+    /// taking requests, lets the cycle finish and record its calls in flight.
+    pub async fn run_until(self, shutdown: CancellationToken) -> std::io::Result<()> {
+        let router = crate::http::router(self.state.clone());
+        let scheduler = self.scheduler.clone();
+        let scheduler_stop = shutdown.clone();
+        let scheduler_task = tokio::spawn(async move { scheduler.run(scheduler_stop).await });
+        tracing::info!(addr = %self.local_addr(), "listening");
+        let server_stop = shutdown.clone();
+        axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { server_stop.cancelled().await })
+        .await?;
+        if let Err(err) = scheduler_task.await {
+            tracing::error!(error = %err, "scheduler task ended abnormally");
+        }
+        self.state.store.close().await;
+        Ok(())
+    }
+}
+
+/// Cancels `token` on SIGTERM or SIGINT (Ctrl-C).
+pub fn cancel_on_signal(token: CancellationToken) {
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutdown requested; finishing the calls in flight");
+        token.cancel();
+    });
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}
+
+/// How long a stopping process waits for in-flight work before giving up.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);

@@ -1,0 +1,254 @@
+//! The environment of the product contract (SPEC §2), parsed once at start-up.
+//!
+//! Every variable is also a command-line flag, and `.env` is read first, so
+//! `--help` documents the whole configuration surface in one place.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use secrecy::SecretString;
+
+/// `slack-scheduler [serve|migrate|sim|demo]`
+#[derive(Debug, Parser)]
+#[command(name = "slack-scheduler", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub config: Config,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server and the delivery cycle (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Run the bundled Slack simulator on its own port.
+    Sim(SimArgs),
+    /// Run the simulator and the app together on a throw-away SQLite database and show a delivery.
+    Demo,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SimArgs {
+    /// Where the simulator listens; point SLACK_API_URL at http://<this>/api.
+    #[arg(long, env = "SIM_BIND_ADDR", default_value = "127.0.0.1:3001")]
+    pub sim_bind_addr: SocketAddr,
+
+    /// The app's base URL, where the simulator sends signed commands, interactions and events.
+    #[arg(long, env = "SIM_APP_URL", default_value = "http://localhost:3000")]
+    pub sim_app_url: String,
+}
+
+/// Output format of the logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Everything SPEC §2 lists. Slack credentials are optional here because only
+/// `serve` needs them; [`Config::slack_credentials`] names the missing one.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// `sqlite://…` (created if missing) or `postgres://…`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://slack-scheduler.db",
+        global = true
+    )]
+    pub database_url: String,
+
+    /// Where the HTTP server listens.
+    #[arg(
+        long,
+        env = "BIND_ADDR",
+        default_value = "127.0.0.1:3000",
+        global = true
+    )]
+    pub bind_addr: SocketAddr,
+
+    /// External base URL; the OAuth redirect is $PUBLIC_URL/slack/oauth/callback.
+    #[arg(
+        long,
+        env = "PUBLIC_URL",
+        default_value = "http://localhost:3000",
+        global = true
+    )]
+    pub public_url: String,
+
+    /// The Slack app's client id (required by `serve`).
+    #[arg(long, env = "SLACK_CLIENT_ID", global = true)]
+    pub slack_client_id: Option<String>,
+
+    /// The Slack app's client secret (required by `serve`).
+    #[arg(
+        long,
+        env = "SLACK_CLIENT_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub slack_client_secret: Option<String>,
+
+    /// The Slack app's signing secret (required by `serve`).
+    #[arg(
+        long,
+        env = "SLACK_SIGNING_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub slack_signing_secret: Option<String>,
+
+    /// Base of Slack's Web API.
+    #[arg(
+        long,
+        env = "SLACK_API_URL",
+        default_value = "https://slack.com/api",
+        global = true
+    )]
+    pub slack_api_url: String,
+
+    /// Where `/slack/install` sends the browser.
+    #[arg(
+        long,
+        env = "SLACK_AUTHORIZE_URL",
+        default_value = "https://slack.com/oauth/v2/authorize",
+        global = true
+    )]
+    pub slack_authorize_url: String,
+
+    /// 32 bytes, base64: encrypts every token at rest. Without it a key file is
+    /// generated once beside the SQLite database; PostgreSQL requires it.
+    #[arg(
+        long,
+        env = "TOKEN_ENCRYPTION_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub token_encryption_key: Option<String>,
+
+    /// Bearer token for the stats API and /metrics; unset, they answer loopback clients only.
+    #[arg(long, env = "STATS_API_TOKEN", hide_env_values = true, global = true)]
+    pub stats_api_token: Option<String>,
+
+    /// Cycle period in seconds; cycles start on wall-clock multiples of it.
+    #[arg(long, env = "SCHEDULER_TICK_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=86_400), global = true)]
+    pub scheduler_tick_secs: u64,
+
+    /// Messages claimed per database round trip.
+    #[arg(long, env = "SCHEDULER_BATCH_SIZE", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(1..=100_000), global = true)]
+    pub scheduler_batch_size: u32,
+
+    /// Slack calls in flight at once, per process.
+    #[arg(long, env = "SCHEDULER_CONCURRENCY", default_value_t = 256,
+          value_parser = clap::value_parser!(u32).range(1..=10_000), global = true)]
+    pub scheduler_concurrency: u32,
+
+    /// Tries before a transient failure becomes final.
+    #[arg(long, env = "SCHEDULER_MAX_ATTEMPTS", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..=100), global = true)]
+    pub scheduler_max_attempts: u32,
+
+    /// Tracing filter, e.g. `info` or `slack_scheduler=debug`.
+    #[arg(long, env = "RUST_LOG", default_value = "info", global = true)]
+    pub rust_log: String,
+
+    /// `text` or `json` (one JSON object per line).
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+/// The Slack app's credentials, all present.
+#[derive(Debug, Clone)]
+pub struct SlackCredentials {
+    pub client_id: String,
+    pub client_secret: SecretString,
+    pub signing_secret: SecretString,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0} is not set: the Slack app's credentials are required (see README: Configuration)")]
+    Missing(&'static str),
+}
+
+impl Config {
+    /// The three Slack credentials `serve` cannot run without; the error names
+    /// the first one missing.
+    pub fn slack_credentials(&self) -> Result<SlackCredentials, ConfigError> {
+        fn required(value: &Option<String>, name: &'static str) -> Result<String, ConfigError> {
+            match value.as_deref().map(str::trim) {
+                Some(v) if !v.is_empty() => Ok(v.to_owned()),
+                _ => Err(ConfigError::Missing(name)),
+            }
+        }
+        Ok(SlackCredentials {
+            client_id: required(&self.slack_client_id, "SLACK_CLIENT_ID")?,
+            client_secret: required(&self.slack_client_secret, "SLACK_CLIENT_SECRET")?.into(),
+            signing_secret: required(&self.slack_signing_secret, "SLACK_SIGNING_SECRET")?.into(),
+        })
+    }
+
+    pub fn scheduler_settings(&self) -> crate::scheduler::Settings {
+        crate::scheduler::Settings {
+            tick: Duration::from_secs(self.scheduler_tick_secs),
+            batch_size: self.scheduler_batch_size,
+            concurrency: self.scheduler_concurrency as usize,
+            max_attempts: self.scheduler_max_attempts,
+            ..crate::scheduler::Settings::default()
+        }
+    }
+
+    /// The Web API base without a trailing slash, as slack-morphism expects.
+    pub fn api_base(&self) -> String {
+        self.slack_api_url.trim_end_matches('/').to_owned()
+    }
+
+    pub fn public_base(&self) -> String {
+        self.public_url.trim_end_matches('/').to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(args).expect("arguments parse")
+    }
+
+    #[test]
+    fn no_subcommand_means_serve_with_the_documented_defaults() {
+        let cli = parse(&["slack-scheduler"]);
+        assert!(cli.command.is_none());
+        assert_eq!(cli.config.scheduler_tick_secs, 60);
+        assert_eq!(cli.config.scheduler_batch_size, 1000);
+        assert_eq!(cli.config.scheduler_concurrency, 256);
+        assert_eq!(cli.config.scheduler_max_attempts, 5);
+        assert_eq!(cli.config.bind_addr.to_string(), "127.0.0.1:3000");
+    }
+
+    #[test]
+    fn a_missing_credential_is_named() {
+        let mut cli = parse(&["slack-scheduler", "serve"]);
+        cli.config.slack_client_id = Some("123.456".into());
+        cli.config.slack_client_secret = Some("  ".into());
+        let err = cli.config.slack_credentials().expect_err("secret is blank");
+        assert!(
+            err.to_string()
+                .starts_with("SLACK_CLIENT_SECRET is not set"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_zero_tick_is_refused() {
+        assert!(Cli::try_parse_from(["slack-scheduler", "--scheduler-tick-secs", "0"]).is_err());
+    }
+}

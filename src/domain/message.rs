@@ -1,0 +1,191 @@
+//! A scheduled message's text, due time and status, with the input rules of
+//! SPEC §4.
+
+use chrono::{DateTime, Duration, DurationRound, Utc};
+
+/// Slack renders up to 4,000 characters of a message's `text` well.
+pub const MAX_TEXT_CHARS: usize = 4_000;
+/// How far ahead a message may be scheduled.
+pub const MAX_LEAD_DAYS: i64 = 366;
+/// Pending messages one user may have at a time.
+pub const MAX_PENDING_PER_USER: i64 = 1_000;
+
+/// Text that is safe to schedule: not blank, at most [`MAX_TEXT_CHARS`] characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageText(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MessageTextError {
+    #[error("Write a message to schedule.")]
+    Empty,
+    #[error("That message is {chars} characters long; the limit is 4,000.")]
+    TooLong { chars: usize },
+}
+
+impl MessageText {
+    pub fn parse(text: &str) -> Result<Self, MessageTextError> {
+        // Keep the author's own formatting (leading spaces, blank lines) but
+        // never store a message that would post as blank.
+        let text = text.trim_end();
+        if text.trim().is_empty() {
+            return Err(MessageTextError::Empty);
+        }
+        let chars = text.chars().count();
+        if chars > MAX_TEXT_CHARS {
+            return Err(MessageTextError::TooLong { chars });
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+/// A due time that is in the future and at most [`MAX_LEAD_DAYS`] ahead,
+/// rounded up to the whole second (never early).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DueTime(DateTime<Utc>);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DueTimeError {
+    #[error("That time has already passed. Pick a time in the future.")]
+    InPast,
+    #[error("Messages can be scheduled at most 366 days ahead.")]
+    TooFarAhead,
+}
+
+impl DueTime {
+    pub fn parse(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<Self, DueTimeError> {
+        let at = ceil_to_second(at);
+        if at <= now {
+            return Err(DueTimeError::InPast);
+        }
+        if at > now + Duration::days(MAX_LEAD_DAYS) {
+            return Err(DueTimeError::TooFarAhead);
+        }
+        Ok(Self(at))
+    }
+
+    pub fn at(&self) -> DateTime<Utc> {
+        self.0
+    }
+}
+
+fn ceil_to_second(at: DateTime<Utc>) -> DateTime<Utc> {
+    let floor = at.duration_trunc(Duration::seconds(1)).unwrap_or(at);
+    if floor == at {
+        at
+    } else {
+        floor + Duration::seconds(1)
+    }
+}
+
+/// Where a message is in its life: `pending → sending → sent | failed`,
+/// `pending → cancelled`, and `held` while its author cannot post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MessageStatus {
+    Pending,
+    Sending,
+    Sent,
+    Failed,
+    Cancelled,
+    Held,
+}
+
+impl MessageStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Sending => "sending",
+            Self::Sent => "sent",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+            Self::Held => "held",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => Self::Pending,
+            "sending" => Self::Sending,
+            "sent" => Self::Sent,
+            "failed" => Self::Failed,
+            "cancelled" => Self::Cancelled,
+            "held" => Self::Held,
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for MessageStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 28, 10, 0, 0)
+            .single()
+            .expect("valid")
+    }
+
+    #[test]
+    fn text_is_kept_as_written_but_never_blank() {
+        assert_eq!(
+            MessageText::parse("  hi\n\nthere \n").expect("ok").as_str(),
+            "  hi\n\nthere"
+        );
+        assert_eq!(MessageText::parse(" \n\t"), Err(MessageTextError::Empty));
+        assert_eq!(MessageText::parse(""), Err(MessageTextError::Empty));
+    }
+
+    #[test]
+    fn text_limit_counts_characters_not_bytes() {
+        assert!(MessageText::parse(&"é".repeat(4_000)).is_ok());
+        assert_eq!(
+            MessageText::parse(&"a".repeat(4_001)),
+            Err(MessageTextError::TooLong { chars: 4_001 })
+        );
+    }
+
+    #[test]
+    fn due_time_must_be_ahead_and_within_a_year() {
+        assert_eq!(DueTime::parse(now(), now()), Err(DueTimeError::InPast));
+        assert_eq!(
+            DueTime::parse(now() - Duration::minutes(1), now()),
+            Err(DueTimeError::InPast)
+        );
+        assert!(DueTime::parse(now() + Duration::days(366), now()).is_ok());
+        assert_eq!(
+            DueTime::parse(now() + Duration::days(366) + Duration::seconds(1), now()),
+            Err(DueTimeError::TooFarAhead)
+        );
+    }
+
+    #[test]
+    fn due_time_rounds_up_to_the_second() {
+        let at = now() + Duration::milliseconds(60_250);
+        assert_eq!(
+            DueTime::parse(at, now()).expect("ok").at(),
+            now() + Duration::seconds(61)
+        );
+    }
+
+    #[test]
+    fn status_round_trips() {
+        for s in ["pending", "sending", "sent", "failed", "cancelled", "held"] {
+            assert_eq!(MessageStatus::parse(s).expect("known").as_str(), s);
+        }
+        assert_eq!(MessageStatus::parse("lost"), None);
+    }
+}

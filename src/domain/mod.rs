@@ -1,0 +1,8 @@
+//! Pure types and rules, no I/O: what a valid scheduled message is, and what
+//! can become of a delivery attempt.
+
+pub mod message;
+pub mod outcome;
+
+pub use message::{DueTime, DueTimeError, MessageStatus, MessageText, MessageTextError};
+pub use outcome::{Outcome, OutcomeKind};

@@ -1,0 +1,26 @@
+//! slack-scheduler: write a Slack message now, have it posted as you later.
+//!
+//! The crate reads top-down along the data flow:
+//!
+//! - [`config`]: the environment of the product contract, parsed once.
+//! - [`domain`]: pure rules with no I/O: message text and due-time validation,
+//!   delivery outcomes and how Slack's answers are classified.
+//! - [`crypto`]: tokens are sealed with AES-256-GCM before they reach a table.
+//! - [`store`]: the only module that writes SQL, for SQLite and PostgreSQL.
+//! - [`slack`]: everything that speaks Slack's Web API.
+//! - [`scheduler`]: the delivery cycle: claim → deliver → record, on the tick.
+//! - [`sim`]: a simulator of the part of Slack the app uses, over real HTTP.
+//! - [`app`]: wires state, router and scheduler together and runs them.
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod config;
+pub mod crypto;
+pub mod demo;
+pub mod domain;
+pub mod http;
+pub mod scheduler;
+pub mod sim;
+pub mod slack;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,100 @@
+//! `slack-scheduler`: parses the command line and runs the chosen mode.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use slack_scheduler::app::{Application, cancel_on_signal};
+use slack_scheduler::config::{Cli, Command};
+use slack_scheduler::crypto::TokenCipher;
+use slack_scheduler::store::Store;
+use slack_scheduler::{sim, telemetry};
+use tokio_util::sync::CancellationToken;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    // A missing .env is the normal case in production.
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    telemetry::init_tracing(&cli.config.rust_log, cli.config.log_format);
+    let result = match cli.command.clone().unwrap_or(Command::Serve) {
+        Command::Serve => serve(&cli).await,
+        Command::Migrate => migrate(&cli).await,
+        Command::Sim(args) => run_sim(args).await,
+        Command::Demo => slack_scheduler::demo::run(&cli.config).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(cli: &Cli) -> anyhow::Result<()> {
+    let settings = cli.config.scheduler_settings();
+    let app = Application::build(&cli.config, settings).await?;
+    let shutdown = CancellationToken::new();
+    cancel_on_signal(shutdown.clone());
+    app.run_until(shutdown).await?;
+    Ok(())
+}
+
+async fn migrate(cli: &Cli) -> anyhow::Result<()> {
+    let cipher = TokenCipher::from_config(
+        cli.config.token_encryption_key.as_deref(),
+        &cli.config.database_url,
+    )?;
+    let store = Store::connect(&cli.config.database_url, cipher).await?;
+    store.migrate().await?;
+    store.close().await;
+    println!(
+        "migrations applied to {}",
+        redact_url(&cli.config.database_url)
+    );
+    Ok(())
+}
+
+async fn run_sim(args: slack_scheduler::config::SimArgs) -> anyhow::Result<()> {
+    let mut settings = sim::SimSettings::default();
+    if let Ok(id) = std::env::var("SLACK_CLIENT_ID") {
+        settings.client_id = id;
+    }
+    if let Ok(secret) = std::env::var("SLACK_CLIENT_SECRET") {
+        settings.client_secret = secret;
+    }
+    if let Ok(secret) = std::env::var("SLACK_SIGNING_SECRET") {
+        settings.signing_secret = secret;
+    }
+    let simulator = sim::Simulator::start_on(args.sim_bind_addr, settings).await?;
+    simulator.seed_demo_workspace();
+    println!("Slack simulator listening on {}", simulator.base_url());
+    println!("  SLACK_API_URL={}", simulator.api_url());
+    println!("  SLACK_AUTHORIZE_URL={}", simulator.authorize_url());
+    println!(
+        "  workspace T0001 with users U0001 (alice), U0002 (bob); channels C0001 #general, C0002 #random"
+    );
+    println!(
+        "  inspect: GET {0}/_sim/calls, GET {0}/_sim/messages",
+        simulator.base_url()
+    );
+    let stop = CancellationToken::new();
+    cancel_on_signal(stop.clone());
+    stop.cancelled().await;
+    Ok(())
+}
+
+/// The URL without its password, for messages.
+fn redact_url(url: &str) -> String {
+    match url.split_once('@') {
+        Some((credentials, host)) if credentials.contains(':') && credentials.contains("//") => {
+            let scheme_end = credentials.find("//").map(|i| i + 2).unwrap_or(0);
+            let user = credentials[scheme_end..]
+                .split(':')
+                .next()
+                .unwrap_or_default();
+            format!("{}{user}:***@{host}", &credentials[..scheme_end])
+        }
+        _ => url.to_owned(),
+    }
+}

@@ -1,0 +1,534 @@
+//! A simulator of the part of Slack the app uses (SPEC §6), over real HTTP
+//! on a loopback port.
+//!
+//! - `/api/{method}`: the Web API ([`web_api`]), with Slack's shapes, error
+//!   codes, token expiry and rotation, rate limits and injected faults.
+//! - `/oauth/v2/authorize`: the install approval page, which approves at once
+//!   and redirects back with a code (or `error=access_denied`).
+//! - `/_sim/…`: inspection and control for people running `slack-scheduler sim`.
+//!
+//! The other direction, Slack calling the app, lives in [`outbound`]: signed
+//! slash commands, interactions and events.
+//!
+//! Tests hold a [`Simulator`] and read its record of every call directly.
+
+pub mod outbound;
+pub mod state;
+mod web_api;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{any, get, post};
+use chrono::Utc;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use outbound::{AppAnswer, Command};
+pub use state::{
+    EphemeralMessage, Fault, FaultKind, PostedMessage, RecordedCall, SimChannel, SimSettings,
+    SimTeam, SimUser, SimView, TokenKind,
+};
+
+use state::{AuthCode, SimState};
+
+pub(crate) struct SimInner {
+    state: Mutex<SimState>,
+    channel_limiter: Mutex<Option<Arc<DefaultKeyedRateLimiter<String>>>>,
+}
+
+impl SimInner {
+    fn channel_limiter(&self) -> Option<Arc<DefaultKeyedRateLimiter<String>>> {
+        self.channel_limiter.lock().ok().and_then(|l| l.clone())
+    }
+}
+
+/// A running simulator. Dropping it stops the server.
+pub struct Simulator {
+    inner: Arc<SimInner>,
+    addr: SocketAddr,
+    http: reqwest::Client,
+    stop: CancellationToken,
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// Tokens handed out by [`Simulator::install`], as an install would.
+#[derive(Debug, Clone)]
+pub struct IssuedTokens {
+    pub bot_access: String,
+    pub bot_refresh: String,
+    pub user_access: String,
+    pub user_refresh: String,
+    pub expires_in: Duration,
+}
+
+impl Simulator {
+    /// Starts on a random loopback port.
+    pub async fn start(settings: SimSettings) -> std::io::Result<Self> {
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), settings).await
+    }
+
+    pub async fn start_on(addr: SocketAddr, settings: SimSettings) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let limiter = limiter_for(settings.channel_rate);
+        let inner = Arc::new(SimInner {
+            state: Mutex::new(SimState::new(settings)),
+            channel_limiter: Mutex::new(limiter),
+        });
+        let stop = CancellationToken::new();
+        let app = router(inner.clone());
+        let shutdown = stop.clone();
+        tokio::spawn(async move {
+            let serve =
+                axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned());
+            if let Err(err) = serve.await {
+                tracing::error!(error = %err, "simulator server stopped");
+            }
+        });
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(std::io::Error::other)?;
+        Ok(Self {
+            inner,
+            addr,
+            http,
+            stop,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// What SLACK_API_URL should be.
+    pub fn api_url(&self) -> String {
+        format!("{}/api", self.base_url())
+    }
+
+    /// What SLACK_AUTHORIZE_URL should be.
+    pub fn authorize_url(&self) -> String {
+        format!("{}/oauth/v2/authorize", self.base_url())
+    }
+
+    fn with_state<T>(&self, f: impl FnOnce(&mut SimState) -> T) -> T {
+        let mut state = self
+            .inner
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(&mut state)
+    }
+
+    pub fn settings(&self) -> SimSettings {
+        self.with_state(|s| s.settings.clone())
+    }
+
+    pub fn update_settings(&self, change: impl FnOnce(&mut SimSettings)) {
+        let rate = self.with_state(|s| {
+            change(&mut s.settings);
+            s.settings.channel_rate
+        });
+        if let Ok(mut limiter) = self.inner.channel_limiter.lock() {
+            *limiter = limiter_for(rate);
+        }
+    }
+
+    pub fn add_team(&self, id: &str, name: &str) {
+        self.with_state(|s| {
+            s.teams.insert(
+                id.into(),
+                SimTeam {
+                    id: id.into(),
+                    name: name.into(),
+                    bot_user_id: format!("UB{}", id.trim_start_matches('T')),
+                },
+            );
+        });
+    }
+
+    pub fn add_user(&self, team_id: &str, id: &str, name: &str, tz: &str) {
+        self.with_state(|s| {
+            s.users.insert(
+                id.into(),
+                SimUser {
+                    id: id.into(),
+                    team_id: team_id.into(),
+                    name: name.into(),
+                    tz: tz.into(),
+                },
+            );
+            if s.browser_user.is_none() {
+                s.browser_user = Some((team_id.into(), id.into()));
+            }
+        });
+    }
+
+    pub fn add_channel(&self, team_id: &str, id: &str, name: &str, members: &[&str]) {
+        self.with_state(|s| {
+            s.channels.insert(
+                id.into(),
+                SimChannel {
+                    id: id.into(),
+                    team_id: team_id.into(),
+                    name: name.into(),
+                    members: members.iter().map(|m| (*m).to_owned()).collect(),
+                    archived: false,
+                },
+            );
+        });
+    }
+
+    pub fn archive_channel(&self, id: &str) {
+        self.with_state(|s| {
+            if let Some(c) = s.channels.get_mut(id) {
+                c.archived = true;
+            }
+        });
+    }
+
+    /// A ready-made workspace: Acme with alice (Berlin) and bob (New York),
+    /// #general (both), #random (alice only) and an archived #old.
+    pub fn seed_demo_workspace(&self) {
+        self.add_team("T0001", "Acme (simulated)");
+        self.add_user("T0001", "U0001", "alice", "Europe/Berlin");
+        self.add_user("T0001", "U0002", "bob", "America/New_York");
+        self.add_channel("T0001", "C0001", "general", &["U0001", "U0002"]);
+        self.add_channel("T0001", "C0002", "random", &["U0001"]);
+        self.add_channel("T0001", "C0003", "old", &["U0001", "U0002"]);
+        self.archive_channel("C0003");
+    }
+
+    /// The browser the authorize page sees as signed in.
+    pub fn sign_in_browser(&self, team_id: &str, user_id: &str) {
+        self.with_state(|s| s.browser_user = Some((team_id.into(), user_id.into())));
+    }
+
+    /// Mints the tokens an install would, without the browser round trip.
+    pub fn install(&self, team_id: &str, user_id: &str) -> IssuedTokens {
+        self.with_state(|s| {
+            let ttl = s.settings.access_token_ttl;
+            let bot_user = s
+                .teams
+                .get(team_id)
+                .map(|t| t.bot_user_id.clone())
+                .unwrap_or_default();
+            let (bot_access, bot_refresh) = s.mint_token(TokenKind::Bot, team_id, &bot_user, ttl);
+            let (user_access, user_refresh) = s.mint_token(TokenKind::User, team_id, user_id, ttl);
+            IssuedTokens {
+                bot_access,
+                bot_refresh,
+                user_access,
+                user_refresh,
+                expires_in: ttl,
+            }
+        })
+    }
+
+    /// An authorization code as the approval page would issue it.
+    pub fn issue_code(&self, team_id: &str, user_id: &str, redirect_uri: Option<&str>) -> String {
+        let code = format!("sim-code-{}", state::random_id(16));
+        self.with_state(|s| {
+            s.codes.insert(
+                code.clone(),
+                AuthCode {
+                    team_id: team_id.into(),
+                    user_id: user_id.into(),
+                    redirect_uri: redirect_uri.map(str::to_owned),
+                    expires_at: Utc::now() + chrono::Duration::minutes(10),
+                    used: false,
+                },
+            );
+        });
+        code
+    }
+
+    /// Makes every access token of `user_id` (or every one, for `None`) expired now.
+    pub fn expire_access_tokens(&self, user_id: Option<&str>) {
+        self.with_state(|s| {
+            for token in s.tokens.values_mut() {
+                if user_id.is_none_or(|u| token.user_id == u) {
+                    token.expires_at = Some(Utc::now() - chrono::Duration::seconds(1));
+                }
+            }
+        });
+    }
+
+    /// Revokes every token (access and refresh) of `user_id`.
+    pub fn revoke_tokens(&self, user_id: &str) {
+        self.with_state(|s| {
+            for token in s.tokens.values_mut().filter(|t| t.user_id == user_id) {
+                token.revoked = true;
+            }
+            for refresh in s
+                .refresh_tokens
+                .values_mut()
+                .filter(|t| t.user_id == user_id)
+            {
+                refresh.used = true;
+            }
+        });
+    }
+
+    pub fn add_fault(&self, fault: Fault) {
+        self.with_state(|s| s.faults.push(fault));
+    }
+
+    pub fn clear_faults(&self) {
+        self.with_state(|s| s.faults.clear());
+    }
+
+    /// Every call to `method` (or to any method), oldest first.
+    pub fn calls(&self, method: Option<&str>) -> Vec<RecordedCall> {
+        self.with_state(|s| {
+            s.calls
+                .iter()
+                .filter(|c| method.is_none_or(|m| c.method == m))
+                .cloned()
+                .collect()
+        })
+    }
+
+    /// Messages in `channel` (or everywhere), in posting order.
+    pub fn messages(&self, channel: Option<&str>) -> Vec<PostedMessage> {
+        self.with_state(|s| {
+            s.messages
+                .iter()
+                .filter(|m| channel.is_none_or(|c| m.channel == c))
+                .cloned()
+                .collect()
+        })
+    }
+
+    pub fn views(&self) -> Vec<SimView> {
+        self.with_state(|s| s.views.clone())
+    }
+
+    /// The Home tab last published for `user_id`.
+    pub fn home_view(&self, user_id: &str) -> Option<Value> {
+        self.with_state(|s| {
+            s.views
+                .iter()
+                .rev()
+                .find(|v| {
+                    v.user_id.as_deref() == Some(user_id)
+                        && v.view.get("type") == Some(&json!("home"))
+                })
+                .map(|v| v.view.clone())
+        })
+    }
+
+    /// Ephemeral messages and `response_url` posts, oldest first.
+    pub fn ephemerals(&self) -> Vec<EphemeralMessage> {
+        self.with_state(|s| s.ephemerals.clone())
+    }
+
+    /// Puts a message into a channel as if `user_id` typed it in Slack.
+    pub fn post_as(&self, channel: &str, user_id: &str, text: &str) -> String {
+        self.with_state(|s| {
+            let ts = s.next_ts();
+            s.messages.push(PostedMessage {
+                channel: channel.into(),
+                ts: ts.clone(),
+                user: user_id.into(),
+                text: text.into(),
+                metadata: None,
+                blocks: None,
+                as_bot: false,
+            });
+            ts
+        })
+    }
+
+    fn channel_name(&self, id: &str) -> Option<String> {
+        self.with_state(|s| s.channels.get(id).map(|c| c.name.clone()))
+    }
+
+    fn user_name(&self, id: &str) -> Option<String> {
+        self.with_state(|s| s.users.get(id).map(|u| u.name.clone()))
+    }
+}
+
+fn limiter_for(rate: Option<(u32, u32)>) -> Option<Arc<DefaultKeyedRateLimiter<String>>> {
+    let (per_second, burst) = rate?;
+    let quota = Quota::per_second(std::num::NonZeroU32::new(per_second)?)
+        .allow_burst(std::num::NonZeroU32::new(burst).unwrap_or(std::num::NonZeroU32::MIN));
+    Some(Arc::new(RateLimiter::keyed(quota)))
+}
+
+fn router(inner: Arc<SimInner>) -> Router {
+    Router::new()
+        .route("/api/{method}", any(web_api::api))
+        .route("/oauth/v2/authorize", get(authorize))
+        .route("/_sim/response/{id}", post(response_url))
+        .route("/_sim/calls", get(list_calls))
+        .route("/_sim/messages", get(list_messages))
+        .route("/_sim/faults", post(add_fault).delete(clear_faults))
+        .route("/_sim/tokens/expire", post(expire_tokens))
+        .with_state(inner)
+}
+
+#[derive(Debug, Deserialize)]
+struct AuthorizeQuery {
+    client_id: Option<String>,
+    redirect_uri: Option<String>,
+    state: Option<String>,
+    team: Option<String>,
+    /// `1` to act as a user who clicks "Cancel".
+    sim_deny: Option<String>,
+    /// Sign in as this user for this approval.
+    sim_user: Option<String>,
+}
+
+/// The approval page: approves at once, as the signed-in user, and sends
+/// the browser back with a code and the app's `state`.
+async fn authorize(
+    State(sim): State<Arc<SimInner>>,
+    Query(query): Query<AuthorizeQuery>,
+) -> Response {
+    let mut state = sim.state.lock().unwrap_or_else(|p| p.into_inner());
+    if query.client_id.as_deref() != Some(state.settings.client_id.as_str()) {
+        return (StatusCode::BAD_REQUEST, "Invalid client_id parameter").into_response();
+    }
+    let Some(redirect_uri) = query.redirect_uri.clone() else {
+        return (StatusCode::BAD_REQUEST, "Missing redirect_uri").into_response();
+    };
+    let app_state = query.state.clone().unwrap_or_default();
+    let separator = if redirect_uri.contains('?') { '&' } else { '?' };
+    let encode = |s: &str| {
+        serde_urlencoded::to_string([("v", s)])
+            .unwrap_or_default()
+            .split_off(2)
+    };
+    if query.sim_deny.as_deref() == Some("1") {
+        return Redirect::to(&format!(
+            "{redirect_uri}{separator}error=access_denied&state={}",
+            encode(&app_state)
+        ))
+        .into_response();
+    }
+    let signed_in = match query.sim_user.as_deref() {
+        Some(user) => state
+            .users
+            .get(user)
+            .map(|u| (u.team_id.clone(), u.id.clone())),
+        None => state.browser_user.clone(),
+    };
+    let Some((team_id, user_id)) =
+        signed_in.filter(|(t, _)| query.team.as_deref().is_none_or(|want| want == t))
+    else {
+        return (StatusCode::BAD_REQUEST, "No simulated user is signed in").into_response();
+    };
+    let code = format!("sim-code-{}", state::random_id(16));
+    state.codes.insert(
+        code.clone(),
+        AuthCode {
+            team_id,
+            user_id,
+            redirect_uri: Some(redirect_uri.clone()),
+            expires_at: Utc::now() + chrono::Duration::minutes(10),
+            used: false,
+        },
+    );
+    Redirect::to(&format!(
+        "{redirect_uri}{separator}code={}&state={}",
+        encode(&code),
+        encode(&app_state)
+    ))
+    .into_response()
+}
+
+/// `response_url` posts from the app.
+async fn response_url(
+    State(sim): State<Arc<SimInner>>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let mut state = sim.state.lock().unwrap_or_else(|p| p.into_inner());
+    let Some((_team, channel, user)) = state.response_urls.get(&id).cloned() else {
+        return (StatusCode::NOT_FOUND, "expired_url").into_response();
+    };
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    state.ephemerals.push(EphemeralMessage {
+        channel: Some(channel),
+        user: Some(user),
+        body,
+    });
+    (StatusCode::OK, "ok").into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct CallsQuery {
+    method: Option<String>,
+    channel: Option<String>,
+}
+
+async fn list_calls(State(sim): State<Arc<SimInner>>, Query(query): Query<CallsQuery>) -> Response {
+    let state = sim.state.lock().unwrap_or_else(|p| p.into_inner());
+    let calls: Vec<&RecordedCall> = state
+        .calls
+        .iter()
+        .filter(|c| query.method.as_deref().is_none_or(|m| c.method == m))
+        .collect();
+    axum::Json(json!({"calls": calls})).into_response()
+}
+
+async fn list_messages(
+    State(sim): State<Arc<SimInner>>,
+    Query(query): Query<CallsQuery>,
+) -> Response {
+    let state = sim.state.lock().unwrap_or_else(|p| p.into_inner());
+    let messages: Vec<&PostedMessage> = state
+        .messages
+        .iter()
+        .filter(|m| query.channel.as_deref().is_none_or(|c| m.channel == c))
+        .collect();
+    axum::Json(json!({"messages": messages})).into_response()
+}
+
+async fn add_fault(
+    State(sim): State<Arc<SimInner>>,
+    axum::Json(fault): axum::Json<Fault>,
+) -> Response {
+    sim.state
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .faults
+        .push(fault);
+    (StatusCode::CREATED, "fault added").into_response()
+}
+
+async fn clear_faults(State(sim): State<Arc<SimInner>>) -> Response {
+    sim.state
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .faults
+        .clear();
+    (StatusCode::OK, "faults cleared").into_response()
+}
+
+async fn expire_tokens(State(sim): State<Arc<SimInner>>) -> Response {
+    let mut state = sim.state.lock().unwrap_or_else(|p| p.into_inner());
+    for token in state.tokens.values_mut() {
+        token.expires_at = Some(Utc::now() - chrono::Duration::seconds(1));
+    }
+    (StatusCode::OK, "access tokens expired").into_response()
+}

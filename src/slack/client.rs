@@ -1,0 +1,327 @@
+//! The Web API calls the app makes, over slack-morphism's hyper client.
+//!
+//! Every call runs under a timeout (a hung connection must not hold a
+//! delivery slot forever) and its failure is mapped onto [`SlackError`].
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
+use slack_morphism::errors::SlackClientError;
+use slack_morphism::prelude::*;
+
+use super::SlackError;
+
+/// The event type our posts carry in their message metadata.
+pub const METADATA_EVENT_TYPE: &str = "scheduled_message";
+/// The metadata payload field naming the scheduled message.
+pub const METADATA_ID_FIELD: &str = "scheduled_message_id";
+
+type Client = SlackClient<SlackClientHyperHttpsConnector>;
+
+#[derive(Clone)]
+pub struct SlackApi {
+    client: Arc<Client>,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for SlackApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlackApi")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A message read back from `conversations.history`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryMessage {
+    pub ts: String,
+    pub user: Option<String>,
+    pub text: String,
+    /// The scheduled message id from our metadata, if the post carried it.
+    pub scheduled_message_id: Option<i64>,
+}
+
+/// What `users.info` tells us that we use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserInfo {
+    pub tz: Option<String>,
+    pub name: Option<String>,
+}
+
+impl SlackApi {
+    /// A client for the Web API at `api_base` (`https://slack.com/api`, or the
+    /// simulator's `http://127.0.0.1:PORT/api`).
+    pub fn new(api_base: &str, timeout: Duration) -> std::io::Result<Self> {
+        // The stock connector is HTTPS-only; the simulator speaks plain HTTP
+        // on loopback, so allow both with one connector type.
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_native_roots()?
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .build();
+        let connector = SlackClientHyperConnector::from(https)
+            .with_slack_api_url(api_base.trim_end_matches('/'));
+        Ok(Self {
+            client: Arc::new(SlackClient::new(connector)),
+            timeout,
+        })
+    }
+
+    fn token(token: &SecretString, team_id: &str) -> SlackApiToken {
+        SlackApiToken::new(SlackApiTokenValue::new(token.expose_secret().to_owned()))
+            .with_team_id(SlackTeamId::new(team_id.to_owned()))
+    }
+
+    async fn call<T, F>(&self, method: &'static str, call: F) -> Result<T, SlackError>
+    where
+        F: Future<Output = Result<T, SlackClientError>>,
+    {
+        let started = Instant::now();
+        let result = match tokio::time::timeout(self.timeout, call).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => Err(SlackError::from(err)),
+            Err(_) => Err(SlackError::Timeout(self.timeout)),
+        };
+        let outcome = match &result {
+            Ok(_) => "ok".to_owned(),
+            Err(err) => err.reason(),
+        };
+        crate::telemetry::record_slack_call(method, &outcome, started.elapsed());
+        result
+    }
+
+    /// Posts `text` into `channel` as the token's owner, tagged with metadata
+    /// naming the scheduled message. Returns Slack's `ts`.
+    pub async fn post_message(
+        &self,
+        token: &SecretString,
+        team_id: &str,
+        channel_id: &str,
+        text: &str,
+        scheduled_message_id: i64,
+    ) -> Result<String, SlackError> {
+        let token = Self::token(token, team_id);
+        let metadata = SlackMessageMetadata {
+            event_type: METADATA_EVENT_TYPE.to_owned(),
+            event_payload: Some(
+                [(
+                    METADATA_ID_FIELD.to_owned(),
+                    scheduled_message_id.to_string(),
+                )]
+                .into_iter()
+                .collect(),
+            ),
+        };
+        let request = SlackApiChatPostMessageRequest::new(
+            SlackChannelId::new(channel_id.to_owned()),
+            SlackMessageContent::new()
+                .with_text(text.to_owned())
+                .with_metadata(metadata),
+        );
+        let session = self.client.open_session(&token);
+        let response = self
+            .call("chat.postMessage", session.chat_post_message(&request))
+            .await?;
+        Ok(response.ts.0)
+    }
+
+    /// Posts as the bot (a DM to a user is posted into their user id).
+    pub async fn post_as_bot(
+        &self,
+        bot_token: &SecretString,
+        team_id: &str,
+        channel_id: &str,
+        content: SlackMessageContent,
+    ) -> Result<String, SlackError> {
+        let token = Self::token(bot_token, team_id);
+        let request = SlackApiChatPostMessageRequest::new(
+            SlackChannelId::new(channel_id.to_owned()),
+            content,
+        );
+        let session = self.client.open_session(&token);
+        let response = self
+            .call("chat.postMessage", session.chat_post_message(&request))
+            .await?;
+        Ok(response.ts.0)
+    }
+
+    /// Messages in `channel` since `oldest`, newest first, read as plain JSON:
+    /// other apps' metadata may hold values slack-morphism's types reject.
+    pub async fn history_since(
+        &self,
+        token: &SecretString,
+        team_id: &str,
+        channel_id: &str,
+        oldest: DateTime<Utc>,
+        max_pages: usize,
+    ) -> Result<Vec<HistoryMessage>, SlackError> {
+        let token = Self::token(token, team_id);
+        let session = self.client.open_session(&token);
+        let oldest = format!(
+            "{}.{:06}",
+            oldest.timestamp(),
+            oldest.timestamp_subsec_micros()
+        );
+        let mut cursor: Option<String> = None;
+        let mut found = Vec::new();
+        for _ in 0..max_pages.max(1) {
+            let params = vec![
+                ("channel", Some(channel_id.to_owned())),
+                ("oldest", Some(oldest.clone())),
+                ("include_all_metadata", Some("true".to_owned())),
+                ("limit", Some("200".to_owned())),
+                ("cursor", cursor.clone()),
+            ];
+            let page: serde_json::Value = self
+                .call(
+                    "conversations.history",
+                    session
+                        .http_session_api
+                        .http_get("conversations.history", &params, None),
+                )
+                .await?;
+            let messages = page
+                .get("messages")
+                .and_then(|m| m.as_array())
+                .ok_or_else(|| {
+                    SlackError::Protocol("conversations.history without messages".into())
+                })?;
+            found.extend(messages.iter().filter_map(parse_history_message));
+            cursor = page
+                .pointer("/response_metadata/next_cursor")
+                .and_then(|c| c.as_str())
+                .filter(|c| !c.is_empty())
+                .map(str::to_owned);
+            if cursor.is_none() {
+                break;
+            }
+        }
+        Ok(found)
+    }
+
+    pub async fn users_info(
+        &self,
+        bot_token: &SecretString,
+        team_id: &str,
+        user_id: &str,
+    ) -> Result<UserInfo, SlackError> {
+        let token = Self::token(bot_token, team_id);
+        let session = self.client.open_session(&token);
+        let request = SlackApiUsersInfoRequest::new(SlackUserId::new(user_id.to_owned()));
+        let response = self
+            .call("users.info", session.users_info(&request))
+            .await?;
+        Ok(UserInfo {
+            tz: response.user.tz,
+            name: response.user.name,
+        })
+    }
+
+    /// The team and user a token belongs to.
+    pub async fn auth_test(
+        &self,
+        token: &SecretString,
+        team_id: &str,
+    ) -> Result<(String, String), SlackError> {
+        let token = Self::token(token, team_id);
+        let session = self.client.open_session(&token);
+        let response = self.call("auth.test", session.auth_test()).await?;
+        Ok((response.team_id.0, response.user_id.0))
+    }
+
+    /// The underlying client, for the calls the HTTP surface makes with
+    /// typed Block Kit requests (views, ephemeral messages).
+    pub fn raw(&self) -> &Arc<Client> {
+        &self.client
+    }
+
+    pub fn session_token(token: &SecretString, team_id: &str) -> SlackApiToken {
+        Self::token(token, team_id)
+    }
+
+    pub async fn timed<T, F>(&self, method: &'static str, call: F) -> Result<T, SlackError>
+    where
+        F: Future<Output = Result<T, SlackClientError>>,
+    {
+        self.call(method, call).await
+    }
+}
+
+fn parse_history_message(message: &serde_json::Value) -> Option<HistoryMessage> {
+    let ts = message.get("ts")?.as_str()?.to_owned();
+    let scheduled_message_id = message
+        .pointer("/metadata/event_payload")
+        .filter(|_| {
+            message
+                .pointer("/metadata/event_type")
+                .and_then(|t| t.as_str())
+                == Some(METADATA_EVENT_TYPE)
+        })
+        .and_then(|payload| payload.get(METADATA_ID_FIELD))
+        .and_then(|id| match id {
+            serde_json::Value::String(s) => s.parse().ok(),
+            serde_json::Value::Number(n) => n.as_i64(),
+            _ => None,
+        });
+    Some(HistoryMessage {
+        ts,
+        user: message
+            .get("user")
+            .and_then(|u| u.as_str())
+            .map(str::to_owned),
+        text: message
+            .get("text")
+            .and_then(|t| t.as_str())
+            .unwrap_or_default()
+            .to_owned(),
+        scheduled_message_id,
+    })
+}
+
+/// Slack escapes `&`, `<` and `>` in message text; undo it to compare what
+/// was posted with what was scheduled.
+pub fn unescape_text(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_messages_yield_our_metadata_id_in_either_encoding() {
+        let ours = serde_json::json!({"ts": "1.000100", "user": "U1", "text": "hi",
+            "metadata": {"event_type": "scheduled_message", "event_payload": {"scheduled_message_id": "42"}}});
+        let numeric = serde_json::json!({"ts": "1.2", "text": "x",
+            "metadata": {"event_type": "scheduled_message", "event_payload": {"scheduled_message_id": 7}}});
+        let foreign = serde_json::json!({"ts": "1.3", "text": "y",
+            "metadata": {"event_type": "other_app", "event_payload": {"scheduled_message_id": "42"}}});
+        assert_eq!(
+            parse_history_message(&ours).and_then(|m| m.scheduled_message_id),
+            Some(42)
+        );
+        assert_eq!(
+            parse_history_message(&numeric).and_then(|m| m.scheduled_message_id),
+            Some(7)
+        );
+        assert_eq!(
+            parse_history_message(&foreign).and_then(|m| m.scheduled_message_id),
+            None
+        );
+        assert_eq!(
+            parse_history_message(&serde_json::json!({"text": "no ts"})),
+            None
+        );
+    }
+
+    #[test]
+    fn escaped_text_compares_equal_to_what_was_written() {
+        assert_eq!(unescape_text("a &lt;b&gt; &amp;amp; c"), "a <b> &amp; c");
+    }
+}

@@ -1,0 +1,10 @@
+//! Everything that speaks Slack: the Web API client, OAuth, and the meaning
+//! of Slack's error codes.
+
+pub mod client;
+pub mod error;
+pub mod oauth;
+
+pub use client::{HistoryMessage, SlackApi};
+pub use error::{ErrorClass, SlackError};
+pub use oauth::{OAuthError, SlackOAuth};

@@ -1,0 +1,210 @@
+//! The claim: one statement takes the earliest due messages, marks them
+//! `sending` under a lease and returns them with their author's token data.
+//!
+//! A row is due when `wake_at <= now`: a pending message whose time (or retry
+//! time) has come, or a `sending` one whose lease ran out, which is then in
+//! doubt (its earlier attempt may have reached Slack) and flagged
+//! `verify_before_post`.
+
+use chrono::{DateTime, Utc};
+
+use super::users::{Author, TokenStatus, UserCredentials};
+use super::{Db, Store, StoreError, stamp};
+
+#[derive(Debug, Clone)]
+pub struct ClaimRequest {
+    pub now: DateTime<Utc>,
+    pub limit: u32,
+    /// Rows stay ours until then; past it, another runner may reclaim them.
+    pub lease_until: DateTime<Utc>,
+    /// Identifies this claim, so outcomes are written only to rows still ours.
+    pub claim_token: String,
+    /// Tokens expiring before this are refreshed ahead of use.
+    pub refresh_before: DateTime<Utc>,
+    /// How long a refresh right taken by the claim (PostgreSQL) lasts.
+    pub refresh_lock_until: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClaimedMessage {
+    pub id: i64,
+    pub author: Author,
+    pub channel_id: String,
+    pub text: String,
+    pub due_at: DateTime<Utc>,
+    pub attempts: i32,
+    pub first_claimed_at: DateTime<Utc>,
+    pub verify_before_post: bool,
+    pub token_status: TokenStatus,
+    pub credentials: Option<UserCredentials>,
+    /// This runner may refresh the author's token (it holds the refresh
+    /// right). On SQLite, one process owns the file and always may.
+    pub refresh_lock_held: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct ClaimRow {
+    id: i64,
+    author_id: i64,
+    team_id: String,
+    user_id: String,
+    channel_id: String,
+    text: String,
+    due_at: DateTime<Utc>,
+    attempts: i32,
+    first_claimed_at: DateTime<Utc>,
+    verify_before_post: bool,
+    access_token: Option<Vec<u8>>,
+    refresh_token: Option<Vec<u8>>,
+    token_expires_at: Option<DateTime<Utc>>,
+    token_status: Option<String>,
+    refresh_lock_held: bool,
+}
+
+/// SQLite has no DML in CTEs, but RETURNING may hold scalar subqueries: each
+/// reads one `users` row by primary key.
+const CLAIM_SQLITE: &str = "
+UPDATE scheduled_messages
+SET status = 'sending',
+    wake_at = $3,
+    claim_token = $4,
+    first_claimed_at = COALESCE(first_claimed_at, $1),
+    verify_before_post = (verify_before_post OR status = 'sending'),
+    updated_at = $1
+WHERE id IN (SELECT id FROM scheduled_messages
+             WHERE wake_at <= $1
+             ORDER BY wake_at
+             LIMIT $2)
+RETURNING id, author_id, team_id, user_id, channel_id, text, due_at, attempts,
+          first_claimed_at, verify_before_post,
+          (SELECT access_token FROM users WHERE users.id = author_id) AS access_token,
+          (SELECT refresh_token FROM users WHERE users.id = author_id) AS refresh_token,
+          (SELECT token_expires_at FROM users WHERE users.id = author_id) AS token_expires_at,
+          (SELECT token_status FROM users WHERE users.id = author_id) AS token_status,
+          TRUE AS refresh_lock_held";
+
+/// SKIP LOCKED lets several runners claim side by side without waiting for
+/// or double-taking each other's rows. The same statement takes the refresh
+/// right for authors whose token is expiring (again skipping rows another
+/// runner holds, so two claims never wait on each other), which serializes
+/// refreshes across processes at no extra round trip.
+const CLAIM_POSTGRES: &str = "
+WITH due AS (
+    SELECT id FROM scheduled_messages
+    WHERE wake_at <= $1
+    ORDER BY wake_at
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE scheduled_messages AS m
+    SET status = 'sending',
+        wake_at = $3,
+        claim_token = $4,
+        first_claimed_at = COALESCE(m.first_claimed_at, $1),
+        verify_before_post = (m.verify_before_post OR m.status = 'sending'),
+        updated_at = $1
+    FROM due
+    WHERE m.id = due.id
+    RETURNING m.id, m.author_id, m.team_id, m.user_id, m.channel_id, m.text, m.due_at,
+              m.attempts, m.first_claimed_at, m.verify_before_post
+), expiring AS (
+    SELECT u.id FROM users AS u
+    WHERE u.id IN (SELECT author_id FROM claimed)
+      AND u.token_status = 'active'
+      AND u.refresh_token IS NOT NULL
+      AND u.token_expires_at <= $5
+      AND (u.refresh_lock_until IS NULL OR u.refresh_lock_until <= $1)
+    ORDER BY u.id
+    FOR UPDATE SKIP LOCKED
+), refresh_locks AS (
+    UPDATE users AS u SET refresh_lock_until = $6
+    FROM expiring
+    WHERE u.id = expiring.id
+    RETURNING u.id
+)
+SELECT c.id, c.author_id, c.team_id, c.user_id, c.channel_id, c.text, c.due_at, c.attempts,
+       c.first_claimed_at, c.verify_before_post,
+       u.access_token, u.refresh_token, u.token_expires_at, u.token_status,
+       (rl.id IS NOT NULL) AS refresh_lock_held
+FROM claimed AS c
+LEFT JOIN users AS u ON u.id = c.author_id
+LEFT JOIN refresh_locks AS rl ON rl.id = c.author_id";
+
+impl Store {
+    /// Claims up to `limit` due messages, oldest first, in one statement.
+    /// The claim commits before any Slack call is made.
+    pub async fn claim_due(
+        &self,
+        request: &ClaimRequest,
+    ) -> Result<Vec<ClaimedMessage>, StoreError> {
+        self.count_statement();
+        let rows: Vec<ClaimRow> = match &self.db {
+            Db::Sqlite(pool) => {
+                sqlx::query_as(CLAIM_SQLITE)
+                    .bind(stamp(request.now))
+                    .bind(i64::from(request.limit))
+                    .bind(stamp(request.lease_until))
+                    .bind(&request.claim_token)
+                    .fetch_all(pool)
+                    .await?
+            }
+            Db::Postgres(pool) => {
+                sqlx::query_as(CLAIM_POSTGRES)
+                    .bind(stamp(request.now))
+                    .bind(i64::from(request.limit))
+                    .bind(stamp(request.lease_until))
+                    .bind(&request.claim_token)
+                    .bind(stamp(request.refresh_before))
+                    .bind(stamp(request.refresh_lock_until))
+                    .fetch_all(pool)
+                    .await?
+            }
+        };
+        let mut claimed: Vec<ClaimedMessage> =
+            rows.into_iter().map(|row| self.claimed(row)).collect();
+        // RETURNING promises no order; deliver oldest first.
+        claimed.sort_by_key(|m| (m.due_at, m.id));
+        Ok(claimed)
+    }
+
+    fn claimed(&self, row: ClaimRow) -> ClaimedMessage {
+        let mut token_status = match row.token_status.as_deref().map(TokenStatus::parse) {
+            Some(Ok(status)) => status,
+            _ => TokenStatus::None,
+        };
+        // One author's unreadable token must not sink the whole batch: the
+        // message is held like any other whose credentials do not work.
+        let credentials = match self.open_user_credentials(
+            &row.team_id,
+            &row.user_id,
+            row.access_token.as_deref(),
+            row.refresh_token.as_deref(),
+            row.token_expires_at,
+        ) {
+            Ok(credentials) => credentials,
+            Err(err) => {
+                tracing::error!(message_id = row.id, author_id = row.author_id, error = %err,
+                    "cannot open the author's stored token");
+                token_status = TokenStatus::Invalid;
+                None
+            }
+        };
+        ClaimedMessage {
+            id: row.id,
+            author: Author {
+                id: row.author_id,
+                team_id: row.team_id,
+                user_id: row.user_id,
+            },
+            channel_id: row.channel_id,
+            text: row.text,
+            due_at: row.due_at,
+            attempts: row.attempts,
+            first_claimed_at: row.first_claimed_at,
+            verify_before_post: row.verify_before_post,
+            token_status,
+            credentials,
+            refresh_lock_held: row.refresh_lock_held,
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! Scheduled messages as their authors see them: create, read, and the
+//! scheduler's next wake-up.
+
+use chrono::{DateTime, Utc};
+
+use super::{Backend, Store, StoreError, on_db, sqlite_text, stamp};
+use crate::domain::message::MAX_PENDING_PER_USER;
+use crate::domain::{DueTime, MessageStatus, MessageText};
+
+/// A message ready to be stored: its text and due time already validated.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub author_id: i64,
+    pub team_id: String,
+    pub user_id: String,
+    pub channel_id: String,
+    pub text: MessageText,
+    pub due: DueTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageRecord {
+    pub id: i64,
+    pub author_id: i64,
+    pub team_id: String,
+    pub user_id: String,
+    pub channel_id: String,
+    pub text: String,
+    pub due_at: DateTime<Utc>,
+    pub status: MessageStatus,
+    pub attempts: i32,
+    pub wake_at: Option<DateTime<Utc>>,
+    pub slack_ts: Option<String>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub reason: Option<String>,
+    pub verify_before_post: bool,
+    pub needs_notice: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct MessageRow {
+    id: i64,
+    author_id: i64,
+    team_id: String,
+    user_id: String,
+    channel_id: String,
+    text: String,
+    due_at: DateTime<Utc>,
+    status: String,
+    attempts: i32,
+    wake_at: Option<DateTime<Utc>>,
+    slack_ts: Option<String>,
+    sent_at: Option<DateTime<Utc>>,
+    reason: Option<String>,
+    verify_before_post: bool,
+    needs_notice: bool,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+pub(super) const MESSAGE_COLUMNS: &str = "id, author_id, team_id, user_id, channel_id, text, due_at, status, attempts, \
+     wake_at, slack_ts, sent_at, reason, verify_before_post, needs_notice, created_at, updated_at";
+
+impl TryFrom<MessageRow> for MessageRecord {
+    type Error = StoreError;
+
+    fn try_from(row: MessageRow) -> Result<Self, StoreError> {
+        let status = MessageStatus::parse(&row.status)
+            .ok_or_else(|| StoreError::Corrupt(format!("message status {:?}", row.status)))?;
+        Ok(Self {
+            id: row.id,
+            author_id: row.author_id,
+            team_id: row.team_id,
+            user_id: row.user_id,
+            channel_id: row.channel_id,
+            text: row.text,
+            due_at: row.due_at,
+            status,
+            attempts: row.attempts,
+            wake_at: row.wake_at,
+            slack_ts: row.slack_ts,
+            sent_at: row.sent_at,
+            reason: row.reason,
+            verify_before_post: row.verify_before_post,
+            needs_notice: row.needs_notice,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+/// Why a message was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum InsertError {
+    #[error(
+        "You already have 1,000 messages waiting to be sent. Cancel some before scheduling more."
+    )]
+    PendingLimit,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Store {
+    /// Stores a pending message, unless its author already has
+    /// [`MAX_PENDING_PER_USER`] waiting: checked in the same statement.
+    pub async fn insert_message(
+        &self,
+        message: &NewMessage,
+        now: DateTime<Utc>,
+    ) -> Result<i64, InsertError> {
+        let id: Option<i64> = on_db!(self, |pool| sqlx::query_scalar(
+            "INSERT INTO scheduled_messages
+                 (author_id, team_id, user_id, channel_id, text, due_at, status, wake_at,
+                  created_at, updated_at)
+             SELECT $1, $2, $3, $4, $5, $6, 'pending', $6, $7, $7
+             WHERE (SELECT COUNT(*) FROM scheduled_messages
+                    WHERE author_id = $1 AND status IN ('pending', 'held')) < $8
+             RETURNING id"
+        )
+        .bind(message.author_id)
+        .bind(&message.team_id)
+        .bind(&message.user_id)
+        .bind(&message.channel_id)
+        .bind(message.text.as_str())
+        .bind(stamp(message.due.at()))
+        .bind(stamp(now))
+        .bind(MAX_PENDING_PER_USER)
+        .fetch_optional(pool)
+        .await)
+        .map_err(StoreError::from)?;
+        id.ok_or(InsertError::PendingLimit)
+    }
+
+    /// Stores many pending messages in one statement, without the per-user
+    /// limit: for seeding tests, benchmarks and imports.
+    pub async fn insert_messages(
+        &self,
+        messages: &[NewMessage],
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        if messages.is_empty() {
+            return Ok(0);
+        }
+        let now = stamp(now);
+        self.count_statement();
+        let inserted = match &self.db {
+            super::Db::Sqlite(pool) => {
+                let rows: Vec<serde_json::Value> = messages
+                    .iter()
+                    .map(|m| {
+                        serde_json::json!({
+                            "author_id": m.author_id, "team_id": m.team_id, "user_id": m.user_id,
+                            "channel_id": m.channel_id, "text": m.text.as_str(),
+                            "due_at": sqlite_text(m.due.at()),
+                        })
+                    })
+                    .collect();
+                sqlx::query(
+                    "INSERT INTO scheduled_messages
+                         (author_id, team_id, user_id, channel_id, text, due_at, status, wake_at,
+                          created_at, updated_at)
+                     SELECT value ->> 'author_id', value ->> 'team_id', value ->> 'user_id',
+                            value ->> 'channel_id', value ->> 'text', value ->> 'due_at',
+                            'pending', value ->> 'due_at', $2, $2
+                     FROM json_each($1)",
+                )
+                .bind(serde_json::Value::Array(rows).to_string())
+                .bind(now)
+                .execute(pool)
+                .await?
+                .rows_affected()
+            }
+            super::Db::Postgres(pool) => {
+                let mut author = Vec::with_capacity(messages.len());
+                let mut team = Vec::with_capacity(messages.len());
+                let mut user = Vec::with_capacity(messages.len());
+                let mut channel = Vec::with_capacity(messages.len());
+                let mut text = Vec::with_capacity(messages.len());
+                let mut due = Vec::with_capacity(messages.len());
+                for m in messages {
+                    author.push(m.author_id);
+                    team.push(m.team_id.as_str());
+                    user.push(m.user_id.as_str());
+                    channel.push(m.channel_id.as_str());
+                    text.push(m.text.as_str());
+                    due.push(stamp(m.due.at()));
+                }
+                sqlx::query(
+                    "INSERT INTO scheduled_messages
+                         (author_id, team_id, user_id, channel_id, text, due_at, status, wake_at,
+                          created_at, updated_at)
+                     SELECT a, t, u, c, x, d, 'pending', d, $7, $7
+                     FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[],
+                                 $6::timestamptz[]) AS m(a, t, u, c, x, d)",
+                )
+                .bind(author)
+                .bind(team)
+                .bind(user)
+                .bind(channel)
+                .bind(text)
+                .bind(due)
+                .bind(now)
+                .execute(pool)
+                .await?
+                .rows_affected()
+            }
+        };
+        Ok(inserted)
+    }
+
+    pub async fn message(&self, id: i64) -> Result<Option<MessageRecord>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {MESSAGE_COLUMNS} FROM scheduled_messages WHERE id = $1"
+        ));
+        let row: Option<MessageRow> = on_db!(self, |pool| sqlx::query_as(sql)
+            .bind(id)
+            .fetch_optional(pool)
+            .await)?;
+        row.map(MessageRecord::try_from).transpose()
+    }
+
+    /// Every message, oldest first: for tests and small tools, not for the app.
+    pub async fn all_messages(&self) -> Result<Vec<MessageRecord>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {MESSAGE_COLUMNS} FROM scheduled_messages ORDER BY id"
+        ));
+        let rows: Vec<MessageRow> = on_db!(self, |pool| sqlx::query_as(sql).fetch_all(pool).await)?;
+        rows.into_iter().map(MessageRecord::try_from).collect()
+    }
+
+    /// When the scheduler must next wake up for a row (due, retry or lease
+    /// expiry), read off the claim's index.
+    pub async fn next_wake_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let at: Option<DateTime<Utc>> = on_db!(self, |pool| sqlx::query_scalar(
+            "SELECT MIN(wake_at) FROM scheduled_messages WHERE wake_at IS NOT NULL"
+        )
+        .fetch_one(pool)
+        .await)?;
+        Ok(at)
+    }
+
+    /// The plan the database chooses for the claim's selection, one line per
+    /// plan row: tests and operators check that it reads an index.
+    pub async fn explain_claim(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<String, StoreError> {
+        let sql = match self.backend() {
+            Backend::Sqlite => format!(
+                "EXPLAIN QUERY PLAN SELECT id FROM scheduled_messages WHERE wake_at <= '{}' \
+                 ORDER BY wake_at LIMIT {limit}",
+                sqlite_text(now)
+            ),
+            Backend::Postgres => format!(
+                "EXPLAIN SELECT id FROM scheduled_messages WHERE wake_at <= '{}'::timestamptz \
+                 ORDER BY wake_at LIMIT {limit} FOR UPDATE SKIP LOCKED",
+                stamp(now).to_rfc3339()
+            ),
+        };
+        let rows = self.query_text_raw(&sql).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| r.join(" "))
+            .collect::<Vec<_>>()
+            .join("\n"))
+    }
+}

@@ -1,0 +1,185 @@
+//! Workspaces that installed the app, with their bot token (sealed).
+
+use chrono::{DateTime, Utc};
+
+use super::users::TokenGrant;
+use super::{Store, StoreError, UserCredentials, on_db, stamp};
+
+/// What a successful install leaves behind.
+#[derive(Debug, Clone)]
+pub struct Installation {
+    pub team_id: String,
+    pub team_name: String,
+    pub bot_user_id: Option<String>,
+    pub bot: TokenGrant,
+    pub installed_by: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    pub team_id: String,
+    pub team_name: String,
+    pub bot_user_id: Option<String>,
+    /// `None` once the app was uninstalled or its bot token revoked.
+    pub bot: Option<UserCredentials>,
+    pub installed_by: Option<String>,
+    pub installed_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct WorkspaceRow {
+    team_id: String,
+    team_name: String,
+    bot_user_id: Option<String>,
+    bot_access_token: Option<Vec<u8>>,
+    bot_refresh_token: Option<Vec<u8>>,
+    bot_token_expires_at: Option<DateTime<Utc>>,
+    installed_by: Option<String>,
+    installed_at: DateTime<Utc>,
+}
+
+fn bot_context(team_id: &str, kind: &str) -> String {
+    format!("bot:{team_id}:{kind}")
+}
+
+impl Store {
+    /// Records an install (or a re-install, which replaces the bot token).
+    pub async fn upsert_installation(
+        &self,
+        install: &Installation,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let access = self.seal(
+            &install.bot.access_token,
+            &bot_context(&install.team_id, "access"),
+        );
+        let refresh = install
+            .bot
+            .refresh_token
+            .as_ref()
+            .map(|r| self.seal(r, &bot_context(&install.team_id, "refresh")));
+        on_db!(self, |pool| sqlx::query(
+            "INSERT INTO workspaces (team_id, team_name, bot_user_id, bot_access_token,
+                 bot_refresh_token, bot_token_expires_at, installed_by, installed_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+             ON CONFLICT (team_id) DO UPDATE SET
+                 team_name = excluded.team_name,
+                 bot_user_id = excluded.bot_user_id,
+                 bot_access_token = excluded.bot_access_token,
+                 bot_refresh_token = excluded.bot_refresh_token,
+                 bot_token_expires_at = excluded.bot_token_expires_at,
+                 bot_refresh_lock_until = NULL,
+                 installed_by = excluded.installed_by,
+                 installed_at = excluded.installed_at,
+                 updated_at = excluded.updated_at,
+                 uninstalled_at = NULL"
+        )
+        .bind(&install.team_id)
+        .bind(&install.team_name)
+        .bind(&install.bot_user_id)
+        .bind(access)
+        .bind(refresh)
+        .bind(install.bot.expires_at.map(stamp))
+        .bind(&install.installed_by)
+        .bind(stamp(now))
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    pub async fn workspace(&self, team_id: &str) -> Result<Option<Workspace>, StoreError> {
+        let row: Option<WorkspaceRow> = on_db!(self, |pool| sqlx::query_as(
+            "SELECT team_id, team_name, bot_user_id, bot_access_token, bot_refresh_token,
+                    bot_token_expires_at, installed_by, installed_at
+             FROM workspaces WHERE team_id = $1"
+        )
+        .bind(team_id)
+        .fetch_optional(pool)
+        .await)?;
+        let Some(row) = row else { return Ok(None) };
+        let bot = match row.bot_access_token {
+            Some(access) => Some(UserCredentials {
+                access_token: self.open(&access, &bot_context(&row.team_id, "access"))?,
+                refresh_token: row
+                    .bot_refresh_token
+                    .map(|r| self.open(&r, &bot_context(&row.team_id, "refresh")))
+                    .transpose()?,
+                expires_at: row.bot_token_expires_at,
+            }),
+            None => None,
+        };
+        Ok(Some(Workspace {
+            team_id: row.team_id,
+            team_name: row.team_name,
+            bot_user_id: row.bot_user_id,
+            bot,
+            installed_by: row.installed_by,
+            installed_at: row.installed_at,
+        }))
+    }
+
+    /// Stores a refreshed bot token pair and releases the refresh lock.
+    pub async fn store_bot_tokens(
+        &self,
+        team_id: &str,
+        grant: &TokenGrant,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let access = self.seal(&grant.access_token, &bot_context(team_id, "access"));
+        let refresh = grant
+            .refresh_token
+            .as_ref()
+            .map(|r| self.seal(r, &bot_context(team_id, "refresh")));
+        on_db!(self, |pool| sqlx::query(
+            "UPDATE workspaces SET bot_access_token = $2,
+                 bot_refresh_token = COALESCE($3, bot_refresh_token),
+                 bot_token_expires_at = $4, bot_refresh_lock_until = NULL, updated_at = $5
+             WHERE team_id = $1"
+        )
+        .bind(team_id)
+        .bind(access)
+        .bind(refresh)
+        .bind(grant.expires_at.map(stamp))
+        .bind(stamp(now))
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// The bot-token twin of [`Store::lock_user_refresh`].
+    pub async fn lock_bot_refresh(
+        &self,
+        team_id: &str,
+        now: DateTime<Utc>,
+        lock_until: DateTime<Utc>,
+        refresh_before: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let locked = on_db!(self, |pool| sqlx::query(
+            "UPDATE workspaces SET bot_refresh_lock_until = $3
+             WHERE team_id = $1 AND bot_refresh_token IS NOT NULL
+               AND (bot_token_expires_at IS NULL OR bot_token_expires_at <= $4)
+               AND (bot_refresh_lock_until IS NULL OR bot_refresh_lock_until <= $2)"
+        )
+        .bind(team_id)
+        .bind(stamp(now))
+        .bind(stamp(lock_until))
+        .bind(stamp(refresh_before))
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected() == 1))?;
+        Ok(locked)
+    }
+
+    pub async fn unlock_bot_refresh(&self, team_id: &str) -> Result<(), StoreError> {
+        on_db!(self, |pool| sqlx::query(
+            "UPDATE workspaces SET bot_refresh_lock_until = NULL WHERE team_id = $1"
+        )
+        .bind(team_id)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,130 @@
+//! Logs and metrics: where the process reports what it does.
+//!
+//! Metrics go through the `metrics` facade into a Prometheus recorder that
+//! is installed once per process; `/metrics` renders it.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::FmtSpan;
+
+use crate::config::LogFormat;
+
+/// Installs the global tracing subscriber: `RUST_LOG` filters, `LOG_FORMAT`
+/// picks text or JSON lines. A second call is a no-op (tests, the demo).
+pub fn init_tracing(filter: &str, format: LogFormat) {
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_span_events(FmtSpan::NONE);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .try_init(),
+    };
+}
+
+static PROMETHEUS: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// The process's Prometheus recorder, installed on first use.
+pub fn metrics_handle() -> &'static PrometheusHandle {
+    PROMETHEUS.get_or_init(|| {
+        let seconds = [
+            0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+        ];
+        let sizes = [
+            1.0, 10.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0,
+        ];
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &seconds)
+            .and_then(|b| {
+                b.set_buckets_for_metric(Matcher::Full("scheduler_batch_size".into()), &sizes)
+            })
+            .expect("static bucket lists are not empty")
+            .build_recorder();
+        let handle = recorder.handle();
+        // Another recorder may already be installed (a test harness); then
+        // ours still renders what it records through its own handle only.
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("a metrics recorder was already installed");
+        }
+        describe();
+        handle
+    })
+}
+
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_counter!("scheduler_messages_sent_total", "Messages Slack accepted.");
+    describe_counter!(
+        "scheduler_messages_failed_total",
+        "Messages not sent in a cycle, by outcome and reason."
+    );
+    describe_histogram!(
+        "scheduler_cycle_duration_seconds",
+        "Wall time of a delivery cycle."
+    );
+    describe_histogram!("scheduler_batch_size", "Messages claimed per batch.");
+    describe_counter!(
+        "scheduler_token_refreshes_total",
+        "Token refreshes, by kind and outcome."
+    );
+    describe_counter!(
+        "scheduler_rate_limit_waits_total",
+        "Waits for a rate limit or pacing, by cause."
+    );
+    describe_gauge!("scheduler_pending_messages", "Messages waiting to be sent.");
+    describe_gauge!(
+        "scheduler_in_flight_posts",
+        "chat.postMessage calls in flight."
+    );
+    describe_histogram!(
+        "slack_api_call_duration_seconds",
+        "Slack Web API latency, by method and outcome."
+    );
+}
+
+pub fn record_slack_call(method: &'static str, outcome: &str, elapsed: Duration) {
+    metrics::histogram!("slack_api_call_duration_seconds", "method" => method, "outcome" => outcome.to_owned())
+        .record(elapsed.as_secs_f64());
+}
+
+pub fn record_token_refresh(kind: &'static str, outcome: &'static str) {
+    metrics::counter!("scheduler_token_refreshes_total", "kind" => kind, "outcome" => outcome)
+        .increment(1);
+}
+
+pub fn record_rate_limit_wait(cause: &'static str) {
+    metrics::counter!("scheduler_rate_limit_waits_total", "cause" => cause).increment(1);
+}
+
+pub fn set_in_flight(posts: usize) {
+    metrics::gauge!("scheduler_in_flight_posts").set(posts as f64);
+}
+
+pub fn set_pending(count: i64) {
+    metrics::gauge!("scheduler_pending_messages").set(count as f64);
+}
+
+pub fn record_batch(claimed: usize) {
+    metrics::histogram!("scheduler_batch_size").record(claimed as f64);
+}
+
+pub fn record_message_outcome(status: &'static str, reason: Option<&str>) {
+    if status == "sent" {
+        metrics::counter!("scheduler_messages_sent_total").increment(1);
+    } else {
+        metrics::counter!("scheduler_messages_failed_total",
+            "outcome" => status, "reason" => reason.unwrap_or("none").to_owned())
+        .increment(1);
+    }
+}
+
+pub fn record_cycle(duration: Duration) {
+    metrics::histogram!("scheduler_cycle_duration_seconds").record(duration.as_secs_f64());
+}
