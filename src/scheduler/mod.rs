@@ -64,7 +64,7 @@ impl Default for Settings {
             refresh_margin: Duration::from_secs(2 * 3600),
             refresh_lock: Duration::from_secs(30),
             channel_rate_per_sec: 1,
-            channel_burst: 3,
+            channel_burst: 2,
             pacing_budget: Duration::from_secs(20),
             retry_base: Duration::from_secs(20),
             retry_cap: Duration::from_secs(600),

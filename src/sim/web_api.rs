@@ -147,7 +147,6 @@ pub(super) async fn api(
         )
     });
     let mut fault_answer = None;
-    let mut effect_done = false;
     if let Some(fault) = &fault {
         match fault.kind {
             FaultKind::Latency { millis } => {
@@ -157,10 +156,18 @@ pub(super) async fn api(
                 if fault.after_effect {
                     // Do the work, then never answer in time.
                     let _ = sim.dispatch(&method, &params, token.as_deref(), &headers);
-                    effect_done = true;
+                }
+                // Recorded now: a client that gives up drops this request.
+                if let Ok(mut state) = sim.state.lock() {
+                    state.record(
+                        &method,
+                        token.clone(),
+                        Value::Object(params.clone()),
+                        "hung".into(),
+                    );
                 }
                 tokio::time::sleep(Duration::from_millis(millis)).await;
-                fault_answer = Some(Refusal::Http(504));
+                return Refusal::Http(504).into_response();
             }
             _ => fault_answer = Some(fault_refusal(fault)),
         }
@@ -168,7 +175,7 @@ pub(super) async fn api(
     let after_effect = fault.as_ref().is_some_and(|f| f.after_effect);
     let result = match fault_answer {
         Some(refusal) => {
-            if after_effect && !effect_done {
+            if after_effect {
                 let _ = sim.dispatch(&method, &params, token.as_deref(), &headers);
             }
             Err(refusal)

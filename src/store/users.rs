@@ -177,9 +177,8 @@ impl Store {
             .refresh_token
             .as_ref()
             .map(|r| self.seal(r, &token_context(team_id, user_id, "refresh")));
-        let id: i64 =
-            on_db!(self, |pool| {
-                sqlx::query_scalar(
+        let id: i64 = on_db!(self, |pool| {
+            sqlx::query_scalar(
             "INSERT INTO users (team_id, user_id, access_token, refresh_token, token_expires_at,
                                 token_status, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, 'active', $6, $6)
@@ -201,7 +200,7 @@ impl Store {
         .bind(now)
         .fetch_one(pool)
         .await
-            })?;
+        })?;
         Ok(Author {
             id,
             team_id: team_id.to_owned(),

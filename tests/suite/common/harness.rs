@@ -1,0 +1,183 @@
+//! The delivery cycle wired to a real database and the simulator over HTTP.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use slack_scheduler::crypto::TokenCipher;
+use slack_scheduler::domain::{DueTime, MessageText};
+use slack_scheduler::scheduler::{CycleReport, Scheduler, Settings};
+use slack_scheduler::sim::{SimSettings, Simulator};
+use slack_scheduler::slack::{SlackApi, SlackOAuth};
+use slack_scheduler::store::{Author, MessageRecord, NewMessage, Store, TokenGrant};
+use tokio_util::sync::CancellationToken;
+
+use super::TestDb;
+
+pub const TEAM: &str = "T0001";
+pub const ALICE: &str = "U0001";
+pub const BOB: &str = "U0002";
+/// alice and bob are members.
+pub const GENERAL: &str = "C0001";
+/// alice only.
+pub const RANDOM: &str = "C0002";
+/// Archived.
+pub const OLD: &str = "C0003";
+
+pub struct Harness {
+    pub sim: Simulator,
+    /// The token key, shared by every "process" on the database.
+    pub cipher: TokenCipher,
+    pub store: Store,
+    pub slack: SlackApi,
+    pub oauth: SlackOAuth,
+    pub scheduler: Scheduler,
+    pub settings: Settings,
+}
+
+/// Cycle settings for tests: no pacing to speak of, short backoffs.
+pub fn test_settings() -> Settings {
+    Settings {
+        tick: Duration::from_secs(60),
+        batch_size: 1000,
+        concurrency: 64,
+        max_attempts: 3,
+        channel_rate_per_sec: 10_000,
+        channel_burst: 10_000,
+        retry_base: Duration::from_secs(5),
+        retry_cap: Duration::from_secs(30),
+        slack_timeout: Duration::from_secs(2),
+        ..Settings::default()
+    }
+}
+
+impl Harness {
+    pub async fn start(db: &TestDb) -> Self {
+        Self::with_settings(db, test_settings()).await
+    }
+
+    pub async fn with_settings(db: &TestDb, settings: Settings) -> Self {
+        let sim = Simulator::start(SimSettings::default())
+            .await
+            .expect("simulator starts");
+        sim.seed_demo_workspace();
+        let cipher = TokenCipher::random();
+        let store = db.store_with(cipher.clone()).await;
+        Self::around(sim, cipher, store, settings)
+    }
+
+    /// Another runner on the same simulator and database (a second process).
+    pub fn runner(&self, store: Store, settings: Settings) -> Scheduler {
+        Scheduler::new(&store, self.slack.clone(), self.oauth.clone(), settings)
+    }
+
+    fn around(sim: Simulator, cipher: TokenCipher, store: Store, settings: Settings) -> Self {
+        let slack = SlackApi::new(&sim.api_url(), settings.slack_timeout).expect("client");
+        let sim_settings = sim.settings();
+        let oauth = SlackOAuth::new(
+            &sim_settings.client_id,
+            &SecretString::from(sim_settings.client_secret.clone()),
+            &sim.authorize_url(),
+            &sim.api_url(),
+            "http://127.0.0.1:9/slack/oauth/callback",
+        )
+        .expect("oauth client");
+        let scheduler = Scheduler::new(&store, slack.clone(), oauth.clone(), settings.clone());
+        Self {
+            sim,
+            cipher,
+            store,
+            slack,
+            oauth,
+            scheduler,
+            settings,
+        }
+    }
+
+    /// Installs `user` in the simulator and stores their token pair, as the
+    /// OAuth callback would. Returns the author and the tokens.
+    pub async fn connect(&self, user: &str) -> (Author, slack_scheduler::sim::IssuedTokens) {
+        let tokens = self.sim.install(TEAM, user);
+        let grant = TokenGrant {
+            access_token: SecretString::from(tokens.user_access.clone()),
+            refresh_token: Some(SecretString::from(tokens.user_refresh.clone())),
+            expires_at: Some(
+                Utc::now() + chrono::Duration::from_std(tokens.expires_in).expect("ttl"),
+            ),
+        };
+        let author = self
+            .store
+            .connect_user(TEAM, user, &grant, Utc::now())
+            .await
+            .expect("user stored");
+        (author, tokens)
+    }
+
+    pub async fn schedule(
+        &self,
+        author: &Author,
+        channel: &str,
+        text: &str,
+        due: DateTime<Utc>,
+    ) -> i64 {
+        let message = new_message(author, channel, text, due);
+        self.store
+            .insert_message(&message, due - chrono::Duration::seconds(1))
+            .await
+            .expect("message stored")
+    }
+
+    /// Stores `count` messages `"{prefix} {i}"` in one statement; returns nothing
+    /// (ids are read back with [`Store::all_messages`]).
+    pub async fn schedule_many(
+        &self,
+        author: &Author,
+        channel: &str,
+        prefix: &str,
+        count: usize,
+        due: DateTime<Utc>,
+    ) {
+        let messages: Vec<NewMessage> = (0..count)
+            .map(|i| new_message(author, channel, &format!("{prefix} {i}"), due))
+            .collect();
+        self.store
+            .insert_messages(&messages, Utc::now())
+            .await
+            .expect("messages stored");
+    }
+
+    pub async fn cycle_at(&self, now: DateTime<Utc>) -> CycleReport {
+        self.scheduler
+            .run_cycle(now, &CancellationToken::new())
+            .await
+            .expect("cycle runs")
+    }
+
+    pub async fn message(&self, id: i64) -> MessageRecord {
+        self.store
+            .message(id)
+            .await
+            .expect("read")
+            .expect("message exists")
+    }
+
+    /// Posts (chat.postMessage calls) the simulator accepted or refused whose text is `text`.
+    pub fn post_calls_for(&self, text: &str) -> usize {
+        self.sim
+            .calls(Some("chat.postMessage"))
+            .iter()
+            .filter(|c| c.params.get("text").and_then(|t| t.as_str()) == Some(text))
+            .count()
+    }
+}
+
+pub fn new_message(author: &Author, channel: &str, text: &str, due: DateTime<Utc>) -> NewMessage {
+    NewMessage {
+        author_id: author.id,
+        team_id: author.team_id.clone(),
+        user_id: author.user_id.clone(),
+        channel_id: channel.to_owned(),
+        text: MessageText::parse(text).expect("valid text"),
+        due: DueTime::parse(due, due - chrono::Duration::seconds(1)).expect("valid due time"),
+    }
+}

@@ -1,0 +1,106 @@
+//! Several processes sharing one PostgreSQL database.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::Utc;
+use secrecy::SecretString;
+use slack_scheduler::domain::MessageStatus;
+use slack_scheduler::scheduler::{Scheduler, Settings};
+use slack_scheduler::store::TokenGrant;
+use tokio_util::sync::CancellationToken;
+
+use crate::common::Harness;
+use crate::common::harness::{ALICE, BOB, TEAM, test_settings};
+use crate::on_postgres;
+
+/// Runs cycles on `runner` until nothing is left to claim; returns how many
+/// messages it sent.
+async fn drain(runner: &Scheduler) -> usize {
+    let mut sent = 0;
+    let mut idle = 0;
+    while idle < 3 {
+        let report = runner
+            .run_cycle(Utc::now(), &CancellationToken::new())
+            .await
+            .expect("cycle");
+        sent += report.sent;
+        if report.claimed == 0 {
+            idle += 1;
+            tokio::task::yield_now().await;
+        } else {
+            idle = 0;
+        }
+    }
+    sent
+}
+
+on_postgres! {
+    async fn two_runners_post_two_thousand_messages_exactly_once(db: TestDb) {
+        let settings = Settings { batch_size: 200, concurrency: 32, ..test_settings() };
+        let h = Harness::with_settings(&db, settings.clone()).await;
+        let (alice, _) = h.connect(ALICE).await;
+        let (bob, _) = h.connect(BOB).await;
+        let mut channels = Vec::new();
+        for i in 0..40 {
+            let id = format!("C2{i:03}");
+            h.sim.add_channel(TEAM, &id, &format!("load-{i}"), &[ALICE, BOB]);
+            channels.push(id);
+        }
+        let due = Utc::now() - chrono::Duration::seconds(2);
+        for (i, channel) in channels.iter().enumerate() {
+            let author = if i % 2 == 0 { &alice } else { &bob };
+            h.schedule_many(author, channel, channel, 50, due).await;
+        }
+        // A second process: its own pool, its own scheduler, the same database.
+        let second_store = db.store_with(h.cipher.clone()).await;
+        let second = h.runner(second_store, settings);
+
+        let (first_sent, second_sent) = tokio::join!(drain(&h.scheduler), drain(&second));
+        assert_eq!(first_sent + second_sent, 2_000);
+        assert!(first_sent > 0 && second_sent > 0, "both runners took work: {first_sent} / {second_sent}");
+
+        let posted = h.sim.messages(None);
+        assert_eq!(posted.len(), 2_000, "each message posted exactly once");
+        let mut per_id: HashMap<String, usize> = HashMap::new();
+        for message in &posted {
+            let id = message.metadata.as_ref()
+                .and_then(|m| m.pointer("/event_payload/scheduled_message_id"))
+                .and_then(|v| v.as_str())
+                .expect("our metadata")
+                .to_owned();
+            *per_id.entry(id).or_default() += 1;
+        }
+        assert_eq!(per_id.len(), 2_000);
+        assert!(per_id.values().all(|n| *n == 1));
+        let stored = h.store.all_messages().await.expect("read");
+        assert!(stored.iter().all(|m| m.status == MessageStatus::Sent));
+    }
+}
+
+on_postgres! {
+    /// Two runners with messages of one author whose token has expired:
+    /// the refresh right is taken in the claim, so Slack sees one refresh.
+    async fn two_runners_refresh_a_shared_author_once(db: TestDb) {
+        let settings = Settings { batch_size: 25, ..test_settings() };
+        let h = Harness::with_settings(&db, settings.clone()).await;
+        let (alice, tokens) = h.connect(ALICE).await;
+        let expired = TokenGrant {
+            access_token: SecretString::from(tokens.user_access.clone()),
+            refresh_token: Some(SecretString::from(tokens.user_refresh.clone())),
+            expires_at: Some(Utc::now() - chrono::Duration::minutes(1)),
+        };
+        h.store.connect_user(TEAM, ALICE, &expired, Utc::now()).await.expect("stored");
+        h.sim.expire_access_tokens(Some(ALICE));
+        // Slow refreshes make the two runners overlap.
+        h.sim.update_settings(|s| s.latency = Duration::from_millis(150));
+        h.schedule_many(&alice, crate::common::harness::GENERAL, "shared", 100, Utc::now() - chrono::Duration::seconds(2)).await;
+        let second = h.runner(db.store_with(h.cipher.clone()).await, settings);
+        let (a, b) = tokio::join!(drain(&h.scheduler), drain(&second));
+        assert_eq!(a + b, 100);
+        let refreshes = h.sim.calls(Some("oauth.v2.access")).len();
+        assert_eq!(refreshes, 1, "the rotating refresh token was used once");
+        let refused = h.sim.calls(Some("chat.postMessage")).iter().filter(|c| c.outcome != "ok").count();
+        assert_eq!(refused, 0);
+    }
+}

@@ -1,0 +1,415 @@
+//! The simulator answers as Slack does, over real HTTP, through the same
+//! clients the app uses.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use secrecy::{ExposeSecret, SecretString};
+use slack_scheduler::sim::{Fault, FaultKind, SimSettings, Simulator};
+use slack_scheduler::slack::{OAuthError, SlackApi, SlackError, SlackOAuth};
+
+use crate::common::harness::{ALICE, BOB, GENERAL, OLD, RANDOM, TEAM};
+
+const REDIRECT: &str = "http://127.0.0.1:9/slack/oauth/callback";
+
+async fn simulator() -> Simulator {
+    let sim = Simulator::start(SimSettings::default())
+        .await
+        .expect("starts");
+    sim.seed_demo_workspace();
+    sim
+}
+
+fn oauth(sim: &Simulator) -> SlackOAuth {
+    let settings = sim.settings();
+    SlackOAuth::new(
+        &settings.client_id,
+        &SecretString::from(settings.client_secret),
+        &sim.authorize_url(),
+        &sim.api_url(),
+        REDIRECT,
+    )
+    .expect("oauth client")
+}
+
+fn api(sim: &Simulator) -> SlackApi {
+    SlackApi::new(&sim.api_url(), Duration::from_secs(1)).expect("client")
+}
+
+fn secret(s: &str) -> SecretString {
+    SecretString::from(s.to_owned())
+}
+
+#[tokio::test]
+async fn code_grant_installs_and_refresh_tokens_rotate_once() {
+    let sim = simulator().await;
+    let oauth = oauth(&sim);
+    let code = sim.issue_code(TEAM, ALICE, Some(REDIRECT));
+    let install = oauth
+        .exchange_code(&code, Utc::now())
+        .await
+        .expect("install");
+    assert_eq!(
+        (install.team_id.as_str(), install.user_id.as_str()),
+        (TEAM, ALICE)
+    );
+    assert_eq!(install.team_name, "Acme (simulated)");
+    let user = install.user.expect("user token");
+    assert!(user.access_token.expose_secret().starts_with("xoxe.xoxp-"));
+    assert!(
+        user.expires_at
+            .is_some_and(|at| at > Utc::now() + chrono::Duration::hours(11))
+    );
+    assert!(
+        install
+            .bot
+            .expect("bot token")
+            .access_token
+            .expose_secret()
+            .starts_with("xoxe.xoxb-")
+    );
+
+    // A code works once.
+    assert_eq!(
+        oauth.exchange_code(&code, Utc::now()).await.err(),
+        Some(OAuthError::Refused("invalid_code".into()))
+    );
+
+    // A refresh token works once; the new pair works.
+    let old_refresh = user.refresh_token.expect("refresh token");
+    let rotated = oauth
+        .refresh(&old_refresh, Utc::now())
+        .await
+        .expect("refresh");
+    assert_ne!(
+        rotated.access_token.expose_secret(),
+        user.access_token.expose_secret()
+    );
+    let again = oauth.refresh(&old_refresh, Utc::now()).await;
+    assert_eq!(
+        again.err(),
+        Some(OAuthError::Refused("invalid_refresh_token".into()))
+    );
+    let ts = api(&sim)
+        .post_message(
+            &rotated.access_token,
+            TEAM,
+            GENERAL,
+            "with the new token",
+            1,
+        )
+        .await;
+    assert!(ts.is_ok(), "{ts:?}");
+
+    let grants: Vec<String> = sim
+        .calls(Some("oauth.v2.access"))
+        .iter()
+        .filter_map(|c| {
+            c.params
+                .get("grant_type")
+                .and_then(|g| g.as_str())
+                .map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(
+        grants,
+        [
+            "authorization_code",
+            "authorization_code",
+            "refresh_token",
+            "refresh_token"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn wrong_client_credentials_are_refused() {
+    let sim = simulator().await;
+    let wrong = SlackOAuth::new(
+        "1.2",
+        &secret("nope"),
+        &sim.authorize_url(),
+        &sim.api_url(),
+        REDIRECT,
+    )
+    .expect("client");
+    let code = sim.issue_code(TEAM, ALICE, Some(REDIRECT));
+    assert_eq!(
+        wrong.exchange_code(&code, Utc::now()).await.err(),
+        Some(OAuthError::Refused("invalid_client_id".into()))
+    );
+}
+
+#[tokio::test]
+async fn access_tokens_expire_and_revoked_ones_are_refused() {
+    let sim = simulator().await;
+    let tokens = sim.install(TEAM, ALICE);
+    let api = api(&sim);
+    let token = secret(&tokens.user_access);
+    api.post_message(&token, TEAM, GENERAL, "fresh", 1)
+        .await
+        .expect("fresh token posts");
+    sim.expire_access_tokens(Some(ALICE));
+    assert_eq!(
+        api.post_message(&token, TEAM, GENERAL, "stale", 2).await,
+        Err(SlackError::api("token_expired"))
+    );
+    sim.revoke_tokens(ALICE);
+    assert_eq!(
+        api.post_message(&token, TEAM, GENERAL, "revoked", 3).await,
+        Err(SlackError::api("token_revoked"))
+    );
+    assert_eq!(
+        api.post_message(&secret("xoxp-unknown"), TEAM, GENERAL, "x", 4)
+            .await,
+        Err(SlackError::api("invalid_auth"))
+    );
+}
+
+#[tokio::test]
+async fn posting_follows_channel_membership_and_state() {
+    let sim = simulator().await;
+    let bob = secret(&sim.install(TEAM, BOB).user_access);
+    let api = api(&sim);
+    assert_eq!(
+        api.post_message(&bob, TEAM, RANDOM, "x", 1).await,
+        Err(SlackError::api("not_in_channel"))
+    );
+    assert_eq!(
+        api.post_message(&bob, TEAM, OLD, "x", 2).await,
+        Err(SlackError::api("is_archived"))
+    );
+    assert_eq!(
+        api.post_message(&bob, TEAM, "C9999", "x", 3).await,
+        Err(SlackError::api("channel_not_found"))
+    );
+    assert_eq!(
+        api.post_message(&bob, TEAM, GENERAL, " ", 4).await,
+        Err(SlackError::api("no_text"))
+    );
+    let ts = api
+        .post_message(&bob, TEAM, GENERAL, "hello", 5)
+        .await
+        .expect("posted");
+    let posted = sim.messages(Some(GENERAL));
+    assert_eq!(posted.len(), 1);
+    assert_eq!(
+        (
+            posted[0].ts.as_str(),
+            posted[0].user.as_str(),
+            posted[0].text.as_str()
+        ),
+        (ts.as_str(), BOB, "hello")
+    );
+}
+
+#[tokio::test]
+async fn posts_carry_metadata_that_history_returns() {
+    let sim = simulator().await;
+    let alice = secret(&sim.install(TEAM, ALICE).user_access);
+    let api = api(&sim);
+    let since = Utc::now() - chrono::Duration::seconds(1);
+    api.post_message(&alice, TEAM, GENERAL, "tagged <b> & co", 42)
+        .await
+        .expect("posted");
+    sim.post_as(GENERAL, BOB, "typed by hand");
+    let history = api
+        .history_since(&alice, TEAM, GENERAL, since, 2)
+        .await
+        .expect("history");
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[1].scheduled_message_id, Some(42));
+    assert_eq!(history[1].user.as_deref(), Some(ALICE));
+    assert_eq!(history[0].scheduled_message_id, None);
+
+    // Without include_all_metadata only the event type comes back.
+    let raw: serde_json::Value = reqwest::Client::new()
+        .get(format!(
+            "{}/conversations.history?channel={GENERAL}",
+            sim.api_url()
+        ))
+        .bearer_auth(alice.expose_secret())
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        raw.pointer("/messages/1/metadata"),
+        Some(&serde_json::json!({"event_type": "scheduled_message"}))
+    );
+
+    // Only messages newer than `oldest` are returned.
+    let later = Utc::now() + chrono::Duration::seconds(1);
+    assert!(
+        api.history_since(&alice, TEAM, GENERAL, later, 1)
+            .await
+            .expect("history")
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn users_info_and_auth_test_answer_for_the_workspace() {
+    let sim = simulator().await;
+    let tokens = sim.install(TEAM, ALICE);
+    let api = api(&sim);
+    let info = api
+        .users_info(&secret(&tokens.bot_access), TEAM, BOB)
+        .await
+        .expect("users.info");
+    assert_eq!(info.tz.as_deref(), Some("America/New_York"));
+    assert_eq!(
+        api.users_info(&secret(&tokens.bot_access), TEAM, "U404")
+            .await
+            .err(),
+        Some(SlackError::api("user_not_found"))
+    );
+    let (team, user) = api
+        .auth_test(&secret(&tokens.user_access), TEAM)
+        .await
+        .expect("auth.test");
+    assert_eq!((team.as_str(), user.as_str()), (TEAM, ALICE));
+}
+
+#[tokio::test]
+async fn injected_faults_reach_the_client_as_slack_sends_them() {
+    let sim = simulator().await;
+    let alice = secret(&sim.install(TEAM, ALICE).user_access);
+    let api = api(&sim);
+    sim.add_fault(
+        Fault::new(
+            "chat.postMessage",
+            FaultKind::SlackError {
+                code: "internal_error".into(),
+            },
+        )
+        .times(1),
+    );
+    sim.add_fault(Fault::new("chat.postMessage", FaultKind::Http { status: 503 }).times(1));
+    sim.add_fault(
+        Fault::new(
+            "chat.postMessage",
+            FaultKind::RateLimited {
+                retry_after_secs: 7,
+            },
+        )
+        .times(1),
+    );
+    sim.add_fault(Fault::new("chat.postMessage", FaultKind::Hang { millis: 1_500 }).times(1));
+    assert_eq!(
+        api.post_message(&alice, TEAM, GENERAL, "a", 1).await,
+        Err(SlackError::api("internal_error"))
+    );
+    assert_eq!(
+        api.post_message(&alice, TEAM, GENERAL, "b", 2).await,
+        Err(SlackError::Http { status: 503 })
+    );
+    assert_eq!(
+        api.post_message(&alice, TEAM, GENERAL, "c", 3).await,
+        Err(SlackError::RateLimited {
+            retry_after: Some(Duration::from_secs(7))
+        })
+    );
+    assert_eq!(
+        api.post_message(&alice, TEAM, GENERAL, "d", 4).await,
+        Err(SlackError::Timeout(Duration::from_secs(1)))
+    );
+    assert!(
+        api.post_message(&alice, TEAM, GENERAL, "e", 5)
+            .await
+            .is_ok(),
+        "faults were used up"
+    );
+    assert!(
+        sim.messages(None).iter().all(|m| m.text == "e"),
+        "failed calls post nothing"
+    );
+
+    // A fault with an after-effect posts, then fails: an in-doubt post.
+    sim.add_fault(
+        Fault::new(
+            "chat.postMessage",
+            FaultKind::SlackError {
+                code: "fatal_error".into(),
+            },
+        )
+        .times(1)
+        .after_effect(),
+    );
+    assert_eq!(
+        api.post_message(&alice, TEAM, GENERAL, "f", 6).await,
+        Err(SlackError::api("fatal_error"))
+    );
+    assert_eq!(
+        sim.messages(None).iter().filter(|m| m.text == "f").count(),
+        1
+    );
+
+    let outcomes: Vec<String> = sim
+        .calls(Some("chat.postMessage"))
+        .iter()
+        .map(|c| c.outcome.clone())
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            "internal_error",
+            "http_503",
+            "ratelimited",
+            "hung",
+            "ok",
+            "fatal_error"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_channel_rate_limit_answers_429_with_retry_after() {
+    let sim = simulator().await;
+    sim.update_settings(|s| s.channel_rate = Some((1, 2)));
+    let alice = secret(&sim.install(TEAM, ALICE).user_access);
+    let api = api(&sim);
+    assert!(
+        api.post_message(&alice, TEAM, GENERAL, "1", 1)
+            .await
+            .is_ok()
+    );
+    assert!(
+        api.post_message(&alice, TEAM, GENERAL, "2", 2)
+            .await
+            .is_ok()
+    );
+    assert_eq!(
+        api.post_message(&alice, TEAM, GENERAL, "3", 3).await,
+        Err(SlackError::RateLimited {
+            retry_after: Some(Duration::from_secs(1))
+        })
+    );
+    assert!(
+        api.post_message(&alice, TEAM, RANDOM, "other channel", 4)
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn history_has_its_own_rate_limit() {
+    let sim = simulator().await;
+    sim.update_settings(|s| s.history_per_minute = Some(1));
+    let alice = secret(&sim.install(TEAM, ALICE).user_access);
+    let api = api(&sim);
+    let since = Utc::now();
+    assert!(
+        api.history_since(&alice, TEAM, GENERAL, since, 1)
+            .await
+            .is_ok()
+    );
+    assert!(matches!(
+        api.history_since(&alice, TEAM, GENERAL, since, 1).await,
+        Err(SlackError::RateLimited {
+            retry_after: Some(_)
+        })
+    ));
+}
