@@ -3,6 +3,7 @@
 
 pub mod message;
 pub mod outcome;
+pub mod when;
 
 pub use message::{DueTime, DueTimeError, MessageStatus, MessageText, MessageTextError};
 pub use outcome::{Outcome, OutcomeKind};
