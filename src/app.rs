@@ -8,18 +8,20 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::bot::Bot;
 use crate::config::{Config, SlackCredentials};
 use crate::crypto::TokenCipher;
+use crate::scheduler::CycleReport;
 use crate::scheduler::{Scheduler, SchedulerStatus, Settings, WakeSignal};
-use crate::slack::{SlackApi, SlackOAuth};
+use crate::slack::{SignatureVerifier, SlackApi, SlackOAuth};
 use crate::store::Store;
 
 /// What request handlers share.
 pub struct AppState {
     pub store: Store,
-    pub slack: SlackApi,
+    pub bot: Arc<Bot>,
     pub oauth: SlackOAuth,
-    pub credentials: SlackCredentials,
+    pub verifier: SignatureVerifier,
     pub public_url: String,
     pub stats_api_token: Option<String>,
     pub scheduler: Arc<SchedulerStatus>,
@@ -50,6 +52,7 @@ pub struct Application {
     listener: TcpListener,
     state: Arc<AppState>,
     scheduler: Arc<Scheduler>,
+    reports: tokio::sync::mpsc::Receiver<CycleReport>,
 }
 
 impl Application {
@@ -62,14 +65,23 @@ impl Application {
             TokenCipher::from_config(config.token_encryption_key.as_deref(), &config.database_url)?;
         let store = Store::connect(&config.database_url, cipher).await?;
         store.migrate().await?;
-        Self::build_with_store(config, credentials, store, settings).await
+        let listener = TcpListener::bind(config.bind_addr)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: config.bind_addr,
+                source,
+            })?;
+        Self::assemble(config, credentials, store, settings, listener)
     }
 
-    pub async fn build_with_store(
+    /// Builds around an open store and a bound listener (tests, the demo).
+    /// `config.bind_addr` is ignored; `public_url` should name the listener.
+    pub fn assemble(
         config: &Config,
         credentials: SlackCredentials,
         store: Store,
         settings: Settings,
+        listener: TcpListener,
     ) -> Result<Self, StartError> {
         let slack =
             SlackApi::new(&config.api_base(), settings.slack_timeout).map_err(StartError::Http)?;
@@ -81,23 +93,21 @@ impl Application {
             &config.api_base(),
             &format!("{public_url}/slack/oauth/callback"),
         )?;
-        let scheduler = Arc::new(Scheduler::new(
-            &store,
-            slack.clone(),
+        let (report_tx, reports) = tokio::sync::mpsc::channel(16);
+        let scheduler = Arc::new(
+            Scheduler::new(&store, slack.clone(), oauth.clone(), settings).with_reports(report_tx),
+        );
+        let bot = Arc::new(Bot::new(
+            store.clone(),
+            slack,
             oauth.clone(),
-            settings,
+            public_url.clone(),
         ));
-        let listener = TcpListener::bind(config.bind_addr)
-            .await
-            .map_err(|source| StartError::Bind {
-                addr: config.bind_addr,
-                source,
-            })?;
         let state = Arc::new(AppState {
             store,
-            slack,
+            bot,
             oauth,
-            credentials,
+            verifier: SignatureVerifier::new(&credentials.signing_secret),
             public_url,
             stats_api_token: config.stats_api_token.clone().filter(|t| !t.is_empty()),
             scheduler: scheduler.status(),
@@ -107,6 +117,7 @@ impl Application {
             listener,
             state,
             scheduler,
+            reports,
         })
     }
 
@@ -131,7 +142,12 @@ impl Application {
         let scheduler = self.scheduler.clone();
         let scheduler_stop = shutdown.clone();
         let scheduler_task = tokio::spawn(async move { scheduler.run(scheduler_stop).await });
-        tracing::info!(addr = %self.local_addr(), "listening");
+        let bot = self.state.bot.clone();
+        let bot_stop = shutdown.clone();
+        let addr = self.local_addr();
+        let reports = self.reports;
+        let bot_task = tokio::spawn(async move { bot.follow_cycles(reports, bot_stop).await });
+        tracing::info!(addr = %addr, "listening");
         let server_stop = shutdown.clone();
         axum::serve(
             self.listener,
@@ -141,6 +157,9 @@ impl Application {
         .await?;
         if let Err(err) = scheduler_task.await {
             tracing::error!(error = %err, "scheduler task ended abnormally");
+        }
+        if let Err(err) = bot_task.await {
+            tracing::error!(error = %err, "notification task ended abnormally");
         }
         self.state.store.close().await;
         Ok(())

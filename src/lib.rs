@@ -14,10 +14,12 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod bot;
 pub mod config;
 pub mod crypto;
 pub mod demo;
 pub mod domain;
+pub mod error;
 pub mod http;
 pub mod scheduler;
 pub mod sim;

@@ -15,7 +15,15 @@ async fn main() -> ExitCode {
     // A missing .env is the normal case in production.
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
-    telemetry::init_tracing(&cli.config.rust_log, cli.config.log_format);
+    // The demo narrates on stdout; keep its logs to warnings unless asked.
+    let quiet_demo =
+        matches!(cli.command, Some(Command::Demo)) && std::env::var_os("RUST_LOG").is_none();
+    let filter = if quiet_demo {
+        "warn"
+    } else {
+        cli.config.rust_log.as_str()
+    };
+    telemetry::init_tracing(filter, cli.config.log_format);
     let result = match cli.command.clone().unwrap_or(Command::Serve) {
         Command::Serve => serve(&cli).await,
         Command::Migrate => migrate(&cli).await,

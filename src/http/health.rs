@@ -1,16 +1,14 @@
 //! Liveness and readiness for orchestrators.
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::app::AppState;
+use super::SharedState;
 
-pub fn router() -> Router<Arc<AppState>> {
+pub fn router() -> Router<SharedState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -22,7 +20,7 @@ async fn healthz() -> &'static str {
 }
 
 /// The database answers: the process can do its work.
-async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+async fn readyz(State(state): State<SharedState>) -> Response {
     match tokio::time::timeout(std::time::Duration::from_secs(3), state.store.ping()).await {
         Ok(Ok(())) => (StatusCode::OK, "ready").into_response(),
         Ok(Err(err)) => {

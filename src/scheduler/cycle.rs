@@ -73,6 +73,9 @@ pub struct CycleReport {
     /// Every batch, in order (for tests and the debug log).
     #[serde(skip)]
     pub batch_reports: Vec<BatchReport>,
+    /// (team, user) of every author whose messages this cycle touched.
+    #[serde(skip)]
+    pub authors: Vec<(String, String)>,
 }
 
 impl BatchReport {
@@ -132,6 +135,7 @@ impl Scheduler {
             failed_permanently: 0,
             db_statements: 0,
             batch_reports: Vec::new(),
+            authors: Vec::new(),
         };
         let result = self.drain(&clock, cancel, &mut report).await;
         report.duration_ms = u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -162,6 +166,14 @@ impl Scheduler {
             );
         }
         self.status.set_last_cycle(report.clone());
+        report.authors.sort_unstable();
+        report.authors.dedup();
+        if report.claimed > 0
+            && let Some(reports) = &self.reports
+        {
+            // The follower catches up from the database if it misses one.
+            let _ = reports.try_send(report.clone());
+        }
         result.map(|()| report)
     }
 
@@ -183,6 +195,11 @@ impl Scheduler {
                 return Ok(());
             }
             let full = batch.len() >= self.settings.batch_size as usize;
+            report.authors.extend(
+                batch
+                    .iter()
+                    .map(|m| (m.author.team_id.clone(), m.author.user_id.clone())),
+            );
             telemetry::record_batch(batch.len());
             tracing::debug!(
                 batch = report.batches + 1,

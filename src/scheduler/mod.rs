@@ -126,6 +126,8 @@ pub struct Scheduler {
     pacer: pacing::Pacer,
     status: Arc<SchedulerStatus>,
     wake: Arc<WakeSignal>,
+    /// Where finished cycles are announced (the bot follows them).
+    reports: Option<tokio::sync::mpsc::Sender<CycleReport>>,
 }
 
 impl std::fmt::Debug for Scheduler {
@@ -148,7 +150,14 @@ impl Scheduler {
             pacer,
             status: Arc::default(),
             wake: Arc::default(),
+            reports: None,
         }
+    }
+
+    /// Announces each cycle that did something on `reports`.
+    pub fn with_reports(mut self, reports: tokio::sync::mpsc::Sender<CycleReport>) -> Self {
+        self.reports = Some(reports);
+        self
     }
 
     pub fn status(&self) -> Arc<SchedulerStatus> {

@@ -532,3 +532,26 @@ async fn expire_tokens(State(sim): State<Arc<SimInner>>) -> Response {
     }
     (StatusCode::OK, "access tokens expired").into_response()
 }
+
+/// Polls `check` every 20 ms until it yields `Some`, for at most `deadline`.
+pub async fn wait_for<T>(deadline: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    wait_for_async(deadline, || std::future::ready(check())).await
+}
+
+/// [`wait_for`] with an async check.
+pub async fn wait_for_async<T, F, Fut>(deadline: Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let give_up = tokio::time::Instant::now() + deadline;
+    loop {
+        if let Some(value) = check().await {
+            return Some(value);
+        }
+        if tokio::time::Instant::now() >= give_up {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

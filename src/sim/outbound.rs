@@ -199,3 +199,67 @@ mod tests {
         );
     }
 }
+
+/// A browser: follows the install flow by hand, carrying the state cookie.
+#[derive(Debug, Clone)]
+pub struct BrowserInstall {
+    /// The app's answer to the OAuth callback.
+    pub status: u16,
+    pub body: String,
+}
+
+impl Simulator {
+    /// Clicks "Add to Slack" on the app at `app_url` as `user_id` (or the
+    /// signed-in browser user), approves on the simulated Slack page, and
+    /// returns the app's callback page.
+    pub async fn browser_install(
+        &self,
+        app_url: &str,
+        user_id: Option<&str>,
+    ) -> Result<BrowserInstall, String> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| e.to_string())?;
+        let start = client
+            .get(format!("{}/slack/install", app_url.trim_end_matches('/')))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let cookie = start
+            .headers()
+            .get(reqwest::header::SET_COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(str::to_owned)
+            .ok_or("the install page set no state cookie")?;
+        let mut authorize = location(&start)?;
+        if let Some(user) = user_id {
+            authorize.query_pairs_mut().append_pair("sim_user", user);
+        }
+        let approved = client
+            .get(authorize)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let callback = location(&approved)?;
+        let done = client
+            .get(callback)
+            .header(reqwest::header::COOKIE, cookie)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = done.status().as_u16();
+        let body = done.text().await.map_err(|e| e.to_string())?;
+        Ok(BrowserInstall { status, body })
+    }
+}
+
+fn location(response: &reqwest::Response) -> Result<reqwest::Url, String> {
+    let target = response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| format!("expected a redirect, got {}", response.status()))?;
+    response.url().join(target).map_err(|e| e.to_string())
+}

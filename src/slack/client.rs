@@ -233,21 +233,38 @@ impl SlackApi {
         Ok((response.team_id.0, response.user_id.0))
     }
 
-    /// The underlying client, for the calls the HTTP surface makes with
-    /// typed Block Kit requests (views, ephemeral messages).
-    pub fn raw(&self) -> &Arc<Client> {
-        &self.client
+    /// Opens a modal for the user who triggered `trigger_id` (valid for 3 s, once).
+    pub async fn open_view(
+        &self,
+        bot_token: &SecretString,
+        team_id: &str,
+        trigger_id: &str,
+        view: SlackView,
+    ) -> Result<String, SlackError> {
+        let token = Self::token(bot_token, team_id);
+        let session = self.client.open_session(&token);
+        let request =
+            SlackApiViewsOpenRequest::new(SlackTriggerId::new(trigger_id.to_owned()), view);
+        let response = self
+            .call("views.open", session.views_open(&request))
+            .await?;
+        Ok(response.view.state_params.id.0)
     }
 
-    pub fn session_token(token: &SecretString, team_id: &str) -> SlackApiToken {
-        Self::token(token, team_id)
-    }
-
-    pub async fn timed<T, F>(&self, method: &'static str, call: F) -> Result<T, SlackError>
-    where
-        F: Future<Output = Result<T, SlackClientError>>,
-    {
-        self.call(method, call).await
+    /// Publishes a user's Home tab.
+    pub async fn publish_home(
+        &self,
+        bot_token: &SecretString,
+        team_id: &str,
+        user_id: &str,
+        view: SlackView,
+    ) -> Result<(), SlackError> {
+        let token = Self::token(bot_token, team_id);
+        let session = self.client.open_session(&token);
+        let request = SlackApiViewsPublishRequest::new(SlackUserId::new(user_id.to_owned()), view);
+        self.call("views.publish", session.views_publish(&request))
+            .await?;
+        Ok(())
     }
 }
 

@@ -1,10 +1,14 @@
 //! Everything that speaks Slack: the Web API client, OAuth, and the meaning
 //! of Slack's error codes.
 
+pub mod blocks;
 pub mod client;
 pub mod error;
+pub mod inbound;
 pub mod oauth;
+pub mod verify;
 
 pub use client::{HistoryMessage, SlackApi};
 pub use error::{ErrorClass, SlackError};
 pub use oauth::{OAuthError, SlackOAuth};
+pub use verify::{SignatureVerifier, SignedBody};

@@ -12,7 +12,9 @@
 
 mod claim;
 mod messages;
+mod notices;
 mod outcomes;
+mod surface;
 mod users;
 mod workspaces;
 
@@ -30,7 +32,10 @@ use sqlx::sqlite::{
 use crate::crypto::{DecryptError, TokenCipher};
 
 pub use claim::{ClaimRequest, ClaimedMessage};
-pub use messages::{InsertError, MessageRecord, NewMessage};
+pub use messages::{
+    ChangeError, InsertError, MessageCounts, MessageEdit, MessageRecord, NewMessage,
+};
+pub use notices::Notice;
 pub use outcomes::RecordReport;
 pub use users::{Author, TokenGrant, TokenStatus, UserCredentials, UserRecord};
 pub use workspaces::{Installation, Workspace};

@@ -24,6 +24,13 @@ pub struct Workspace {
     pub bot: Option<UserCredentials>,
     pub installed_by: Option<String>,
     pub installed_at: DateTime<Utc>,
+    pub uninstalled_at: Option<DateTime<Utc>>,
+}
+
+impl Workspace {
+    pub fn is_installed(&self) -> bool {
+        self.uninstalled_at.is_none() && self.bot.is_some()
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -36,6 +43,7 @@ struct WorkspaceRow {
     bot_token_expires_at: Option<DateTime<Utc>>,
     installed_by: Option<String>,
     installed_at: DateTime<Utc>,
+    uninstalled_at: Option<DateTime<Utc>>,
 }
 
 fn bot_context(team_id: &str, kind: &str) -> String {
@@ -69,8 +77,11 @@ impl Store {
                  bot_refresh_token = excluded.bot_refresh_token,
                  bot_token_expires_at = excluded.bot_token_expires_at,
                  bot_refresh_lock_until = NULL,
-                 installed_by = excluded.installed_by,
-                 installed_at = excluded.installed_at,
+                 -- Another user connecting their account is not a new install.
+                 installed_by = CASE WHEN workspaces.uninstalled_at IS NULL
+                                     THEN workspaces.installed_by ELSE excluded.installed_by END,
+                 installed_at = CASE WHEN workspaces.uninstalled_at IS NULL
+                                     THEN workspaces.installed_at ELSE excluded.installed_at END,
                  updated_at = excluded.updated_at,
                  uninstalled_at = NULL"
         )
@@ -91,7 +102,7 @@ impl Store {
     pub async fn workspace(&self, team_id: &str) -> Result<Option<Workspace>, StoreError> {
         let row: Option<WorkspaceRow> = on_db!(self, |pool| sqlx::query_as(
             "SELECT team_id, team_name, bot_user_id, bot_access_token, bot_refresh_token,
-                    bot_token_expires_at, installed_by, installed_at
+                    bot_token_expires_at, installed_by, installed_at, uninstalled_at
              FROM workspaces WHERE team_id = $1"
         )
         .bind(team_id)
@@ -116,6 +127,7 @@ impl Store {
             bot,
             installed_by: row.installed_by,
             installed_at: row.installed_at,
+            uninstalled_at: row.uninstalled_at,
         }))
     }
 
@@ -177,6 +189,59 @@ impl Store {
             "UPDATE workspaces SET bot_refresh_lock_until = NULL WHERE team_id = $1"
         )
         .bind(team_id)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// The app was uninstalled: every token of the workspace is deleted (bot
+    /// and users'). Returns whether the workspace was known.
+    pub async fn uninstall_workspace(
+        &self,
+        team_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let known = on_db!(self, |pool| sqlx::query(
+            "UPDATE workspaces SET bot_access_token = NULL, bot_refresh_token = NULL,
+                 bot_token_expires_at = NULL, bot_refresh_lock_until = NULL,
+                 uninstalled_at = COALESCE(uninstalled_at, $2), updated_at = $2
+             WHERE team_id = $1"
+        )
+        .bind(team_id)
+        .bind(stamp(now))
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected() == 1))?;
+        on_db!(self, |pool| sqlx::query(
+            "UPDATE users SET access_token = NULL, refresh_token = NULL, token_expires_at = NULL,
+                 token_status = CASE WHEN token_status = 'none' THEN 'none' ELSE 'invalid' END,
+                 token_problem = 'app_uninstalled', refresh_lock_until = NULL, updated_at = $2
+             WHERE team_id = $1"
+        )
+        .bind(team_id)
+        .bind(stamp(now))
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(known)
+    }
+
+    /// The bot token was revoked (`tokens_revoked` naming the bot user).
+    pub async fn revoke_bot_token(
+        &self,
+        team_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        on_db!(self, |pool| sqlx::query(
+            "UPDATE workspaces SET bot_access_token = NULL, bot_refresh_token = NULL,
+                 bot_token_expires_at = NULL, bot_refresh_lock_until = NULL, updated_at = $2
+             WHERE team_id = $1"
+        )
+        .bind(team_id)
+        .bind(stamp(now))
         .execute(pool)
         .await
         .map(|r| r.rows_affected()))?;

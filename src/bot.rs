@@ -1,0 +1,374 @@
+//! The workspace's bot: its token (rotated by Slack, refreshed here ahead of
+//! expiry, once per workspace at a time), and everything it tells users
+//! (the Home tab, DMs about messages that could not be posted, modals).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use secrecy::SecretString;
+use slack_morphism::prelude::{SlackMessageContent, SlackView};
+use tokio::sync::{Mutex, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use crate::domain::MessageStatus;
+use crate::scheduler::CycleReport;
+use crate::slack::blocks::{self, HomeSpec};
+use crate::slack::{OAuthError, SlackApi, SlackError, SlackOAuth};
+use crate::store::{Store, StoreError, TokenStatus};
+use crate::telemetry;
+
+/// Bot tokens with less than this left are refreshed before use.
+const REFRESH_MARGIN: chrono::Duration = chrono::Duration::hours(2);
+/// A cached time zone is asked for again after this long.
+const ZONE_TTL: chrono::Duration = chrono::Duration::days(1);
+/// `users.info` may not hold up a slash command for longer than this.
+const ZONE_LOOKUP_TIMEOUT: Duration = Duration::from_millis(1_500);
+/// Home tabs republished after one cycle, at most (Slack allows ~100 a minute).
+const HOMES_PER_CYCLE: usize = 50;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BotError {
+    #[error("Scheduler is not installed in this workspace")]
+    NotInstalled,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Slack(#[from] SlackError),
+    #[error("the bot token could not be refreshed: {0}")]
+    Refresh(#[from] OAuthError),
+}
+
+pub struct Bot {
+    store: Store,
+    slack: SlackApi,
+    oauth: SlackOAuth,
+    public_url: String,
+    http: reqwest::Client,
+    /// One refresh per workspace at a time in this process; the database
+    /// lock covers other processes.
+    refreshing: std::sync::Mutex<HashMap<String, Arc<Mutex<()>>>>,
+}
+
+impl std::fmt::Debug for Bot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bot")
+            .field("public_url", &self.public_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Bot {
+    pub fn new(store: Store, slack: SlackApi, oauth: SlackOAuth, public_url: String) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
+        Self {
+            store,
+            slack,
+            oauth,
+            public_url,
+            http,
+            refreshing: std::sync::Mutex::default(),
+        }
+    }
+
+    pub fn slack(&self) -> &SlackApi {
+        &self.slack
+    }
+
+    /// Where a user connects (or reconnects) their own account.
+    pub fn connect_url(&self, team_id: &str) -> String {
+        format!("{}/slack/install?team={team_id}", self.public_url)
+    }
+
+    /// A usable bot token for the workspace, refreshed first if it expires soon.
+    pub async fn token(&self, team_id: &str) -> Result<SecretString, BotError> {
+        let now = Utc::now();
+        let workspace = self
+            .store
+            .workspace(team_id)
+            .await?
+            .filter(|w| w.is_installed())
+            .ok_or(BotError::NotInstalled)?;
+        let bot = workspace.bot.ok_or(BotError::NotInstalled)?;
+        if !bot.expires_before(now + REFRESH_MARGIN) || bot.refresh_token.is_none() {
+            return Ok(bot.access_token);
+        }
+        let gate = self.gate(team_id);
+        let _held = gate.lock().await;
+        // Whoever held the gate before us may have refreshed already.
+        let workspace = self
+            .store
+            .workspace(team_id)
+            .await?
+            .ok_or(BotError::NotInstalled)?;
+        let bot = workspace.bot.ok_or(BotError::NotInstalled)?;
+        if !bot.expires_before(now + REFRESH_MARGIN) {
+            return Ok(bot.access_token);
+        }
+        let Some(refresh) = bot.refresh_token.clone() else {
+            return Ok(bot.access_token);
+        };
+        let locked = self
+            .store
+            .lock_bot_refresh(
+                team_id,
+                now,
+                now + chrono::Duration::seconds(30),
+                now + REFRESH_MARGIN,
+            )
+            .await?;
+        if !locked {
+            // Another process is refreshing it: the current token still works
+            // unless it has run out, in which case wait for theirs.
+            if !bot.expires_before(now + chrono::Duration::seconds(30)) {
+                return Ok(bot.access_token);
+            }
+            return self.await_other_refresh(team_id).await;
+        }
+        match self.oauth.refresh(&refresh, now).await {
+            Ok(grant) => {
+                telemetry::record_token_refresh("bot", "ok");
+                self.store.store_bot_tokens(team_id, &grant, now).await?;
+                Ok(grant.access_token)
+            }
+            Err(err) => {
+                telemetry::record_token_refresh(
+                    "bot",
+                    if err.is_refusal() { "refused" } else { "error" },
+                );
+                self.store.unlock_bot_refresh(team_id).await?;
+                if err.is_refusal() {
+                    self.store.revoke_bot_token(team_id, now).await?;
+                    return Err(err.into());
+                }
+                if bot.expires_before(now) {
+                    Err(err.into())
+                } else {
+                    Ok(bot.access_token)
+                }
+            }
+        }
+    }
+
+    fn gate(&self, team_id: &str) -> Arc<Mutex<()>> {
+        let mut gates = self.refreshing.lock().unwrap_or_else(|p| p.into_inner());
+        gates.entry(team_id.to_owned()).or_default().clone()
+    }
+
+    async fn await_other_refresh(&self, team_id: &str) -> Result<SecretString, BotError> {
+        for _ in 0..50 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let workspace = self
+                .store
+                .workspace(team_id)
+                .await?
+                .ok_or(BotError::NotInstalled)?;
+            let bot = workspace.bot.ok_or(BotError::NotInstalled)?;
+            if !bot.expires_before(Utc::now() + chrono::Duration::seconds(30)) {
+                return Ok(bot.access_token);
+            }
+        }
+        Err(BotError::Refresh(OAuthError::Transport(
+            "another process is still refreshing the bot token".into(),
+        )))
+    }
+
+    /// The user's time zone: cached for a day, else asked of Slack (briefly).
+    pub async fn user_zone(&self, team_id: &str, user_id: &str) -> Tz {
+        let now = Utc::now();
+        let user = match self.store.user(team_id, user_id).await {
+            Ok(Some(user)) => user,
+            Ok(None) => match self.store.ensure_user(team_id, user_id, now).await {
+                Ok(_) => match self.store.user(team_id, user_id).await {
+                    Ok(Some(user)) => user,
+                    _ => return Tz::UTC,
+                },
+                Err(_) => return Tz::UTC,
+            },
+            Err(_) => return Tz::UTC,
+        };
+        let cached = user.tz.as_deref().and_then(|tz| tz.parse::<Tz>().ok());
+        if let (Some(tz), Some(checked)) = (cached, user.tz_checked_at)
+            && checked > now - ZONE_TTL
+        {
+            return tz;
+        }
+        let asked = tokio::time::timeout(ZONE_LOOKUP_TIMEOUT, async {
+            let token = self.token(team_id).await.ok()?;
+            self.slack
+                .users_info(&token, team_id, user_id)
+                .await
+                .ok()?
+                .tz
+        })
+        .await
+        .ok()
+        .flatten();
+        match asked.as_deref().and_then(|tz| tz.parse::<Tz>().ok()) {
+            Some(tz) => {
+                if let Err(err) = self.store.set_user_tz(user.author.id, tz.name(), now).await {
+                    tracing::warn!(error = %err, "cannot cache a user's time zone");
+                }
+                tz
+            }
+            None => cached.unwrap_or(Tz::UTC),
+        }
+    }
+
+    /// Opens a modal; the trigger is only good for three seconds.
+    pub async fn open_view(
+        &self,
+        team_id: &str,
+        trigger_id: &str,
+        view: SlackView,
+    ) -> Result<(), BotError> {
+        let token = self.token(team_id).await?;
+        self.slack
+            .open_view(&token, team_id, trigger_id, view)
+            .await?;
+        Ok(())
+    }
+
+    /// A direct message from the bot.
+    pub async fn dm(
+        &self,
+        team_id: &str,
+        user_id: &str,
+        content: SlackMessageContent,
+    ) -> Result<(), BotError> {
+        let token = self.token(team_id).await?;
+        self.slack
+            .post_as_bot(&token, team_id, user_id, content)
+            .await?;
+        Ok(())
+    }
+
+    /// Answers through a `response_url` (ephemeral unless the body says otherwise).
+    pub async fn respond(&self, response_url: &str, body: serde_json::Value) {
+        let sent = self
+            .http
+            .post(response_url)
+            .json(&body)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status());
+        if let Err(err) = sent {
+            tracing::warn!(error = %err, "cannot answer through response_url");
+        }
+    }
+
+    /// Rebuilds and publishes a user's Home tab. Best effort: logged, not returned.
+    pub async fn publish_home(&self, team_id: &str, user_id: &str) {
+        if let Err(err) = self.try_publish_home(team_id, user_id).await {
+            tracing::warn!(team_id, user_id, error = %err, "cannot publish the Home tab");
+        }
+    }
+
+    async fn try_publish_home(&self, team_id: &str, user_id: &str) -> Result<(), BotError> {
+        let now = Utc::now();
+        let author = self.store.ensure_user(team_id, user_id, now).await?;
+        let user = self.store.user_by_id(author.id).await?;
+        let tz = self.user_zone(team_id, user_id).await;
+        let (connect_url, connect_problem) = match user
+            .as_ref()
+            .map(|u| (u.token_status, u.token_problem.clone()))
+        {
+            Some((TokenStatus::Active, _)) => (None, None),
+            Some((_, problem)) => (Some(self.connect_url(team_id)), problem),
+            None => (Some(self.connect_url(team_id)), None),
+        };
+        let spec = HomeSpec {
+            counts: self.store.author_counts(author.id).await?,
+            upcoming: self
+                .store
+                .author_messages(
+                    author.id,
+                    &[MessageStatus::Pending, MessageStatus::Sending],
+                    15,
+                    false,
+                )
+                .await?,
+            held: self
+                .store
+                .author_messages(author.id, &[MessageStatus::Held], 10, false)
+                .await?,
+            sent: self
+                .store
+                .author_messages(author.id, &[MessageStatus::Sent], 5, true)
+                .await?,
+            failed: self
+                .store
+                .author_messages(author.id, &[MessageStatus::Failed], 5, true)
+                .await?,
+            tz,
+            now,
+            connect_url,
+            connect_problem,
+        };
+        let token = self.token(team_id).await?;
+        self.slack
+            .publish_home(&token, team_id, user_id, blocks::home_view(&spec))
+            .await?;
+        Ok(())
+    }
+
+    /// DMs the authors of failed and held messages, once each. Returns how
+    /// many notices were handled.
+    pub async fn send_notices(&self) -> usize {
+        let mut handled = 0;
+        loop {
+            let notices = match self.store.claim_notices(100).await {
+                Ok(notices) => notices,
+                Err(err) => {
+                    tracing::warn!(error = %err, "cannot read pending notices");
+                    return handled;
+                }
+            };
+            if notices.is_empty() {
+                return handled;
+            }
+            for notice in &notices {
+                let tz = self.user_zone(&notice.team_id, &notice.user_id).await;
+                let connect = (notice.status == MessageStatus::Held)
+                    .then(|| self.connect_url(&notice.team_id));
+                let content = blocks::notice_message(notice, tz, connect.as_deref());
+                if let Err(err) = self.dm(&notice.team_id, &notice.user_id, content).await {
+                    tracing::warn!(message_id = notice.id, error = %err, "cannot tell the author about their message");
+                }
+            }
+            handled += notices.len();
+        }
+    }
+
+    /// After each cycle: tell authors about failures, refresh the Home tab of
+    /// those whose messages changed. Runs until `cancel`.
+    pub async fn follow_cycles(
+        &self,
+        mut reports: mpsc::Receiver<CycleReport>,
+        cancel: CancellationToken,
+    ) {
+        self.send_notices().await;
+        loop {
+            let report = tokio::select! {
+                report = reports.recv() => report,
+                () = cancel.cancelled() => return,
+            };
+            let Some(report) = report else { return };
+            self.send_notices().await;
+            for (team_id, user_id) in report.authors.iter().take(HOMES_PER_CYCLE) {
+                self.publish_home(team_id, user_id).await;
+            }
+        }
+    }
+
+    /// Makes `at` human in the user's zone (for confirmations).
+    pub async fn describe_time(&self, team_id: &str, user_id: &str, at: DateTime<Utc>) -> String {
+        blocks::local_time(at, self.user_zone(team_id, user_id).await)
+    }
+}

@@ -1,0 +1,178 @@
+//! `/schedule`: with no text, the modal; `list` and `help`; otherwise
+//! `<when> <message>` scheduled straight into the current conversation, or
+//! the modal pre-filled when the time cannot be read. Answers are ephemeral
+//! and always a 200: a user's mistake is not an HTTP error.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+
+use super::SharedState;
+use super::scheduling::{after_change, author, check, installed};
+use crate::domain::MessageStatus;
+use crate::domain::when::parse_quick;
+use crate::error::AppError;
+use crate::slack::SignedBody;
+use crate::slack::blocks::{self, ModalSpec};
+use crate::slack::inbound::SlashCommand;
+use crate::store::{InsertError, NewMessage};
+
+/// How many waiting messages `/schedule list` shows.
+const LIST_LIMIT: i64 = 20;
+
+pub async fn handle(State(app): State<SharedState>, body: SignedBody) -> Response {
+    match answer(&app, body).await {
+        Ok(response) => response,
+        Err(AppError::BadRequest(why)) => (StatusCode::BAD_REQUEST, why).into_response(),
+        // Slack shows a non-200 as a cryptic failure: say it in words instead.
+        Err(err) => {
+            tracing::error!(error = %err, "slash command failed");
+            reply("Sorry, something went wrong on our side. Please try again in a moment.")
+        }
+    }
+}
+
+async fn answer(app: &SharedState, body: SignedBody) -> Result<Response, AppError> {
+    let command: SlashCommand = serde_urlencoded::from_bytes(&body.0)
+        .map_err(|_| AppError::BadRequest("malformed slash command".into()))?;
+    if command.ssl_check.is_some() {
+        return Ok(StatusCode::OK.into_response());
+    }
+    if command.team_id.is_empty() || command.user_id.is_empty() || command.channel_id.is_empty() {
+        return Err(AppError::BadRequest(
+            "slash command without team, user or channel".into(),
+        ));
+    }
+    if !installed(app, &command.team_id).await? {
+        let url = format!("{}/slack/install", app.public_url);
+        return Ok(reply(&format!(
+            "Scheduler is not installed in this workspace yet. <{url}|Add it to Slack> first."
+        )));
+    }
+    let text = command.text.trim();
+    match text.to_lowercase().as_str() {
+        "" => {
+            open_modal(app, &command, None, None);
+            Ok(StatusCode::OK.into_response())
+        }
+        "help" => Ok(Json(blocks::ephemeral(&blocks::help_message())).into_response()),
+        "list" => list(app, &command).await,
+        _ => quick(app, &command, text).await,
+    }
+}
+
+fn reply(text: &str) -> Response {
+    Json(blocks::ephemeral(&blocks::text_message(text))).into_response()
+}
+
+/// Opens the modal after acknowledging (the trigger lives three seconds).
+fn open_modal(
+    app: &SharedState,
+    command: &SlashCommand,
+    text: Option<String>,
+    notice: Option<String>,
+) {
+    let (app, command) = (app.clone(), command.clone());
+    tokio::spawn(async move {
+        let Some(trigger) = command.trigger_id.as_deref() else {
+            return;
+        };
+        let tz = app.bot.user_zone(&command.team_id, &command.user_id).await;
+        let connect_url = author(&app, &command.team_id, &command.user_id)
+            .await
+            .ok()
+            .and_then(|(_, url)| url);
+        let spec = ModalSpec {
+            editing: None,
+            channel: None,
+            text,
+            due: blocks::next_full_hour(Utc::now(), tz),
+            notice,
+            connect_url,
+        };
+        if let Err(err) = app
+            .bot
+            .open_view(&command.team_id, trigger, blocks::schedule_modal(&spec))
+            .await
+        {
+            tracing::warn!(error = %err, "cannot open the scheduling modal");
+            if let Some(url) = command.response_url.as_deref() {
+                let text = "Sorry, the form could not be opened. Try `/schedule` again, or `/schedule in 1 hour …`.";
+                app.bot
+                    .respond(url, blocks::ephemeral(&blocks::text_message(text)))
+                    .await;
+            }
+        }
+    });
+}
+
+async fn list(app: &SharedState, command: &SlashCommand) -> Result<Response, AppError> {
+    let (author, _) = author(app, &command.team_id, &command.user_id).await?;
+    let waiting = [MessageStatus::Pending, MessageStatus::Held];
+    let messages = app
+        .store
+        .author_messages(author.id, &waiting, LIST_LIMIT, false)
+        .await?;
+    let counts = app.store.author_counts(author.id).await?;
+    let tz = app.bot.user_zone(&command.team_id, &command.user_id).await;
+    let content = blocks::pending_list(&messages, counts.pending + counts.held, tz);
+    Ok(Json(blocks::ephemeral(&content)).into_response())
+}
+
+async fn quick(
+    app: &SharedState,
+    command: &SlashCommand,
+    text: &str,
+) -> Result<Response, AppError> {
+    let now = Utc::now();
+    let tz = app.bot.user_zone(&command.team_id, &command.user_id).await;
+    let Some(parsed) = parse_quick(text, now, tz) else {
+        let notice = format!(
+            ":thinking_face: I couldn't find a time at the start of “{}”. Pick one below, or try `/schedule help`.",
+            blocks::preview(text)
+        );
+        open_modal(app, command, Some(text.to_owned()), Some(notice));
+        return Ok(StatusCode::OK.into_response());
+    };
+    let (text_check, due_check) = check(&parsed.text, parsed.due, now);
+    let message_text = match text_check {
+        Ok(text) => text,
+        Err(err) => return Ok(reply(&err.to_string())),
+    };
+    let due = match due_check {
+        Ok(due) => due,
+        Err(err) => {
+            return Ok(reply(&format!(
+                "{err} (I read “{}”.)",
+                blocks::local_time(parsed.due, tz)
+            )));
+        }
+    };
+    let (author, connect_url) = author(app, &command.team_id, &command.user_id).await?;
+    let message = NewMessage {
+        author_id: author.id,
+        team_id: command.team_id.clone(),
+        user_id: command.user_id.clone(),
+        channel_id: command.channel_id.clone(),
+        text: message_text,
+        due,
+    };
+    match app.store.insert_message(&message, now).await {
+        Ok(id) => {
+            tracing::info!(message_id = id, due_at = %due.at(), "message scheduled from the slash command");
+            after_change(app, &command.team_id, &command.user_id, Some(due.at()));
+            let content = blocks::scheduled_message(
+                &command.channel_id,
+                message.text.as_str(),
+                due.at(),
+                tz,
+                connect_url.as_deref(),
+            );
+            Ok(Json(blocks::ephemeral(&content)).into_response())
+        }
+        Err(InsertError::PendingLimit) => Ok(reply(&InsertError::PendingLimit.to_string())),
+        Err(InsertError::Store(err)) => Err(err.into()),
+    }
+}

@@ -1,0 +1,98 @@
+//! The Events API: URL verification, the Home tab opening, and the two
+//! events that take access away (revocation, uninstall). Slack retries
+//! deliveries, so each is handled once per `event_id`, idempotently.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+
+use super::SharedState;
+use crate::error::AppError;
+use crate::slack::SignedBody;
+use crate::slack::inbound::{Event, EventEnvelope};
+use crate::store::StoreError;
+
+pub async fn handle(State(app): State<SharedState>, body: SignedBody) -> Response {
+    let Ok(envelope) = serde_json::from_slice::<EventEnvelope>(&body.0) else {
+        return AppError::BadRequest("malformed event".into()).into_response();
+    };
+    match envelope {
+        EventEnvelope::UrlVerification { challenge } => {
+            Json(serde_json::json!({"challenge": challenge})).into_response()
+        }
+        EventEnvelope::EventCallback {
+            team_id,
+            event_id,
+            event,
+        } => {
+            match app.store.record_event(&event_id, Utc::now()).await {
+                Ok(true) => {}
+                Ok(false) => return StatusCode::OK.into_response(),
+                Err(err) => return AppError::from(err).into_response(),
+            }
+            match on_event(&app, &team_id, event).await {
+                Ok(()) => StatusCode::OK.into_response(),
+                Err(err) => {
+                    // Let Slack's retry get it handled: forget we saw it.
+                    if let Err(forget) = app.store.forget_event(&event_id).await {
+                        tracing::error!(error = %forget, "cannot forget a failed event");
+                    }
+                    AppError::from(err).into_response()
+                }
+            }
+        }
+        EventEnvelope::Other => StatusCode::OK.into_response(),
+    }
+}
+
+async fn on_event(app: &SharedState, team_id: &str, event: Event) -> Result<(), StoreError> {
+    let now = Utc::now();
+    match event {
+        Event::AppHomeOpened { user, tab } => {
+            if tab.is_empty() || tab == "home" {
+                let bot = app.bot.clone();
+                let team_id = team_id.to_owned();
+                tokio::spawn(async move { bot.publish_home(&team_id, &user).await });
+            }
+        }
+        Event::TokensRevoked { tokens } => {
+            for user_id in &tokens.oauth {
+                if let Some(user) = app.store.user(team_id, user_id).await? {
+                    app.store
+                        .invalidate_user_credentials(user.author.id, "tokens_revoked", now)
+                        .await?;
+                    let cancelled = app
+                        .store
+                        .cancel_waiting(team_id, Some(user.author.id), "tokens_revoked", now)
+                        .await?;
+                    tracing::info!(
+                        team_id,
+                        user_id,
+                        cancelled,
+                        "user token revoked; their waiting messages cancelled"
+                    );
+                }
+            }
+            if !tokens.bot.is_empty() {
+                app.store.revoke_bot_token(team_id, now).await?;
+                tracing::info!(team_id, "bot token revoked");
+            }
+        }
+        Event::AppUninstalled => {
+            app.store.uninstall_workspace(team_id, now).await?;
+            let cancelled = app
+                .store
+                .cancel_waiting(team_id, None, "app_uninstalled", now)
+                .await?;
+            tracing::info!(
+                team_id,
+                cancelled,
+                "app uninstalled; tokens deleted and waiting messages cancelled"
+            );
+        }
+        Event::Other => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,62 @@
+//! What the slash command and the modal share: who the author is, the
+//! input rules, and what follows a change to someone's messages.
+
+use chrono::{DateTime, Utc};
+
+use super::SharedState;
+use crate::domain::{DueTime, DueTimeError, MessageText, MessageTextError};
+use crate::store::{Author, StoreError, TokenStatus};
+
+/// The author behind a request, and the link to connect their account when
+/// they have no working token.
+pub(super) async fn author(
+    app: &SharedState,
+    team_id: &str,
+    user_id: &str,
+) -> Result<(Author, Option<String>), StoreError> {
+    let author = app.store.ensure_user(team_id, user_id, Utc::now()).await?;
+    let connected = app
+        .store
+        .user_by_id(author.id)
+        .await?
+        .is_some_and(|u| u.token_status == TokenStatus::Active);
+    let connect_url = (!connected).then(|| app.bot.connect_url(team_id));
+    Ok((author, connect_url))
+}
+
+/// Whether the workspace has Scheduler installed (its bot token is present).
+pub(super) async fn installed(app: &SharedState, team_id: &str) -> Result<bool, StoreError> {
+    Ok(app
+        .store
+        .workspace(team_id)
+        .await?
+        .is_some_and(|w| w.is_installed()))
+}
+
+/// The input rules of SPEC §4, as messages for the user.
+pub(super) fn check(
+    text: &str,
+    due: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> (
+    Result<MessageText, MessageTextError>,
+    Result<DueTime, DueTimeError>,
+) {
+    (MessageText::parse(text), DueTime::parse(due, now))
+}
+
+/// A message was stored or changed: move the scheduler's wake-up if need
+/// be, and refresh the author's Home tab.
+pub(super) fn after_change(
+    app: &SharedState,
+    team_id: &str,
+    user_id: &str,
+    due: Option<DateTime<Utc>>,
+) {
+    if let Some(due) = due {
+        app.wake.due_at(due);
+    }
+    let bot = app.bot.clone();
+    let (team_id, user_id) = (team_id.to_owned(), user_id.to_owned());
+    tokio::spawn(async move { bot.publish_home(&team_id, &user_id).await });
+}
