@@ -112,7 +112,9 @@ async fn submit(app: &SharedState, submission: ViewSubmission) -> Result<Respons
         (Some(_), Err(err)) => problems.push((blocks::WHEN_BLOCK, err.to_string())),
         _ => {}
     }
-    let (Some(channel), Ok(text), Ok(due)) = (channel, text_check, due_check) else {
+    let (true, Some(channel), Ok(text), Ok(due)) =
+        (problems.is_empty(), channel, text_check, due_check)
+    else {
         let errors: HashMap<&str, String> = problems.into_iter().collect();
         return Ok(
             Json(serde_json::json!({"response_action": "errors", "errors": errors}))

@@ -6,7 +6,7 @@
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::Utc;
 use serde::Deserialize;
@@ -70,7 +70,11 @@ async fn install(State(app): State<SharedState>, Query(query): Query<InstallQuer
     let cookie = format!(
         "{STATE_COOKIE}={state}; Max-Age={STATE_TTL_SECS}; Path=/slack/oauth; HttpOnly; SameSite=Lax{secure}"
     );
-    ([(header::SET_COOKIE, cookie)], Redirect::to(&url)).into_response()
+    (
+        StatusCode::FOUND,
+        [(header::SET_COOKIE, cookie), (header::LOCATION, url)],
+    )
+        .into_response()
 }
 
 #[derive(Debug, Deserialize)]

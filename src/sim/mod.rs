@@ -23,7 +23,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use chrono::Utc;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -419,11 +419,10 @@ async fn authorize(
             .split_off(2)
     };
     if query.sim_deny.as_deref() == Some("1") {
-        return Redirect::to(&format!(
+        return found(&format!(
             "{redirect_uri}{separator}error=access_denied&state={}",
             encode(&app_state)
-        ))
-        .into_response();
+        ));
     }
     let signed_in = match query.sim_user.as_deref() {
         Some(user) => state
@@ -448,12 +447,20 @@ async fn authorize(
             used: false,
         },
     );
-    Redirect::to(&format!(
+    found(&format!(
         "{redirect_uri}{separator}code={}&state={}",
         encode(&code),
         encode(&app_state)
     ))
-    .into_response()
+}
+
+/// 302, as Slack's approval page answers.
+fn found(location: &str) -> Response {
+    (
+        StatusCode::FOUND,
+        [(axum::http::header::LOCATION, location.to_owned())],
+    )
+        .into_response()
 }
 
 /// `response_url` posts from the app.

@@ -330,15 +330,14 @@ impl Store {
     }
 
     pub async fn author_counts(&self, author_id: i64) -> Result<MessageCounts, StoreError> {
-        let rows: Vec<(String, i64)> =
-            on_db!(self, |pool| {
-                sqlx::query_as(
+        let rows: Vec<(String, i64)> = on_db!(self, |pool| {
+            sqlx::query_as(
             "SELECT status, COUNT(*) FROM scheduled_messages WHERE author_id = $1 GROUP BY status"
         )
         .bind(author_id)
         .fetch_all(pool)
         .await
-            })?;
+        })?;
         let mut counts = MessageCounts::default();
         for (status, n) in rows {
             match MessageStatus::parse(&status) {

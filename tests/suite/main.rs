@@ -3,9 +3,15 @@
 
 mod common;
 
+mod actions;
+mod commands;
 mod crash_safety;
 mod cycle;
+mod home_events;
+mod install;
+mod journey;
 mod process;
 mod runners;
+mod signatures;
 mod simulator;
 mod store;

@@ -1,10 +1,12 @@
 //! Helpers shared by the integration tests: fresh databases, a simulator
 //! playing Slack, and the app's pieces wired to them.
 
+pub mod app;
 pub mod db;
 pub mod harness;
 pub mod wait;
 
+pub use app::TestApp;
 pub use db::TestDb;
 pub use harness::Harness;
 pub use wait::wait_until;
