@@ -7,14 +7,22 @@ pub mod events;
 pub mod health;
 pub mod interactivity;
 pub mod oauth;
+pub mod operator;
 pub mod pages;
 mod scheduling;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, FromRef};
+use axum::extract::{DefaultBodyLimit, FromRef, MatchedPath};
+use axum::http::{Request, Response, StatusCode};
 use axum::routing::post;
+use tower_http::compression::CompressionLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use tracing::Span;
 
 use crate::app::AppState;
 use crate::slack::SignatureVerifier;
@@ -23,6 +31,8 @@ pub type SharedState = Arc<AppState>;
 
 /// Slack's payloads are small; anything bigger is refused with 413.
 pub const SLACK_BODY_LIMIT: usize = 1024 * 1024;
+/// No request is worked on longer than this.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
 impl FromRef<SharedState> for SignatureVerifier {
     fn from_ref(state: &SharedState) -> Self {
@@ -35,11 +45,42 @@ pub fn router(state: SharedState) -> Router {
         .route("/slack/commands", post(commands::handle))
         .route("/slack/interactivity", post(interactivity::handle))
         .route("/slack/events", post(events::handle))
-        .layer(DefaultBodyLimit::max(SLACK_BODY_LIMIT));
-    Router::new()
-        .merge(pages::router())
+        .layer(DefaultBodyLimit::disable())
+        .layer(RequestBodyLimitLayer::new(SLACK_BODY_LIMIT));
+    let pages = pages::router()
         .merge(oauth::router())
+        .layer(CompressionLayer::new().gzip(true));
+    Router::new()
+        .merge(pages)
         .merge(slack)
         .merge(health::router())
+        .merge(operator::router())
         .with_state(state)
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_request(())
+                .on_response(|response: &Response<_>, latency: Duration, _: &Span| {
+                    tracing::info!(
+                        status = response.status().as_u16(),
+                        latency_ms = latency.as_millis() as u64,
+                        "request"
+                    );
+                }),
+        )
+}
+
+/// A span per request: method and route, never the query string (the OAuth
+/// callback carries its code there).
+fn request_span<B>(request: &Request<B>) -> Span {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    tracing::info_span!("http", method = %request.method(), route = %route)
 }

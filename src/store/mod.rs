@@ -14,6 +14,7 @@ mod claim;
 mod messages;
 mod notices;
 mod outcomes;
+mod stats;
 mod surface;
 mod users;
 mod workspaces;
@@ -37,6 +38,7 @@ pub use messages::{
 };
 pub use notices::Notice;
 pub use outcomes::RecordReport;
+pub use stats::MessageStats;
 pub use users::{Author, TokenGrant, TokenStatus, UserCredentials, UserRecord};
 pub use workspaces::{Installation, Workspace};
 
