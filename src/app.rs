@@ -83,6 +83,8 @@ impl Application {
         settings: Settings,
         listener: TcpListener,
     ) -> Result<Self, StartError> {
+        // Installed before anything records a metric.
+        crate::telemetry::metrics_handle();
         let slack =
             SlackApi::new(&config.api_base(), settings.slack_timeout).map_err(StartError::Http)?;
         let public_url = config.public_base();

@@ -33,7 +33,7 @@ static PROMETHEUS: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// The process's Prometheus recorder, installed on first use.
 pub fn metrics_handle() -> &'static PrometheusHandle {
-    PROMETHEUS.get_or_init(|| {
+    let handle = PROMETHEUS.get_or_init(|| {
         let seconds = [
             0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
         ];
@@ -53,10 +53,13 @@ pub fn metrics_handle() -> &'static PrometheusHandle {
         if metrics::set_global_recorder(recorder).is_err() {
             tracing::warn!("a metrics recorder was already installed");
         }
-        describe();
         handle
-    })
+    });
+    DESCRIBED.call_once(describe);
+    handle
 }
+
+static DESCRIBED: std::sync::Once = std::sync::Once::new();
 
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram};
@@ -87,6 +90,19 @@ fn describe() {
         "slack_api_call_duration_seconds",
         "Slack Web API latency, by method and outcome."
     );
+    // Present from the first scrape, at zero, rather than absent until used.
+    metrics::counter!("scheduler_messages_sent_total").absolute(0);
+    for kind in ["user", "bot"] {
+        for outcome in ["ok", "refused", "error"] {
+            metrics::counter!("scheduler_token_refreshes_total", "kind" => kind, "outcome" => outcome)
+                .absolute(0);
+        }
+    }
+    for cause in ["pacing", "deferred", "retry_after"] {
+        metrics::counter!("scheduler_rate_limit_waits_total", "cause" => cause).absolute(0);
+    }
+    metrics::gauge!("scheduler_in_flight_posts").set(0.0);
+    metrics::gauge!("scheduler_pending_messages").set(0.0);
 }
 
 pub fn record_slack_call(method: &'static str, outcome: &str, elapsed: Duration) {
@@ -127,4 +143,30 @@ pub fn record_message_outcome(status: &'static str, reason: Option<&str>) {
 
 pub fn record_cycle(duration: Duration) {
     metrics::histogram!("scheduler_cycle_duration_seconds").record(duration.as_secs_f64());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recorded_figures_appear_in_the_prometheus_text() {
+        let handle = metrics_handle();
+        record_message_outcome("sent", None);
+        record_message_outcome("failed", Some("is_archived"));
+        record_slack_call("chat.postMessage", "ok", Duration::from_millis(12));
+        let text = handle.render();
+        assert!(text.contains("scheduler_messages_sent_total"), "{text}");
+        assert!(
+            text.contains(
+                "scheduler_messages_failed_total{outcome=\"failed\",reason=\"is_archived\"}"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("slack_api_call_duration_seconds_bucket{method=\"chat.postMessage\",outcome=\"ok\",le=\"0.025\"}"), "{text}");
+        assert!(
+            text.contains("scheduler_token_refreshes_total{kind=\"bot\",outcome=\"refused\"} 0"),
+            "{text}"
+        );
+    }
 }

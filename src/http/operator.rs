@@ -53,9 +53,10 @@ impl FromRequestParts<SharedState> for Operator {
                 }
             }
             None => {
-                let peer = parts
-                    .extensions
-                    .get::<ConnectInfo<SocketAddr>>()
+                // The extractor also honours axum's MockConnectInfo in tests.
+                let peer = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
+                    .await
+                    .ok()
                     .map(|c| c.0);
                 if peer.is_some_and(|addr| addr.ip().to_canonical().is_loopback()) {
                     Ok(Self)

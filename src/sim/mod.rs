@@ -562,3 +562,22 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+impl Simulator {
+    /// Every secret the simulator handed out or holds (tokens, refresh
+    /// tokens, client secret, signing secret): for tests that check none
+    /// of them leaks into logs.
+    pub fn secrets(&self) -> Vec<String> {
+        self.with_state(|s| {
+            let mut secrets: Vec<String> = s
+                .tokens
+                .keys()
+                .chain(s.refresh_tokens.keys())
+                .cloned()
+                .collect();
+            secrets.push(s.settings.client_secret.clone());
+            secrets.push(s.settings.signing_secret.clone());
+            secrets
+        })
+    }
+}

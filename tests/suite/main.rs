@@ -10,6 +10,8 @@ mod cycle;
 mod home_events;
 mod install;
 mod journey;
+mod logs;
+mod operator;
 mod process;
 mod runners;
 mod signatures;
