@@ -76,16 +76,32 @@ async fn run_sim(args: slack_scheduler::config::SimArgs) -> anyhow::Result<()> {
     }
     let simulator = sim::Simulator::start_on(args.sim_bind_addr, settings).await?;
     simulator.seed_demo_workspace();
-    println!("Slack simulator listening on {}", simulator.base_url());
-    println!("  SLACK_API_URL={}", simulator.api_url());
-    println!("  SLACK_AUTHORIZE_URL={}", simulator.authorize_url());
+    simulator.set_app_url(&args.sim_app_url);
+    let base = simulator.base_url();
+    let sim_settings = simulator.settings();
     println!(
-        "  workspace T0001 with users U0001 (alice), U0002 (bob); channels C0001 #general, C0002 #random"
+        "Slack simulator listening on {base}, sending to the app at {}",
+        args.sim_app_url
+    );
+    println!("Run the app against it with:");
+    println!(
+        "  SLACK_API_URL={} SLACK_AUTHORIZE_URL={} \\",
+        simulator.api_url(),
+        simulator.authorize_url()
     );
     println!(
-        "  inspect: GET {0}/_sim/calls, GET {0}/_sim/messages",
-        simulator.base_url()
+        "  SLACK_CLIENT_ID={} SLACK_CLIENT_SECRET={} SLACK_SIGNING_SECRET={} slack-scheduler serve",
+        sim_settings.client_id, sim_settings.client_secret, sim_settings.signing_secret
     );
+    println!(
+        "Workspace T0001: users U0001 (alice, Berlin), U0002 (bob, New York); channels C0001 #general, C0002 #random"
+    );
+    println!("Install: open <app>/slack/install in a browser (you approve as alice).");
+    println!("Type a command as alice:");
+    println!(
+        "  curl -s {base}/_sim/command -H 'content-type: application/json' \\\n    -d '{{\"user_id\":\"U0001\",\"channel_id\":\"C0001\",\"text\":\"in 1 minute Hello\"}}'"
+    );
+    println!("Inspect: GET {base}/_sim/messages, GET {base}/_sim/calls");
     let stop = CancellationToken::new();
     cancel_on_signal(stop.clone());
     stop.cancelled().await;

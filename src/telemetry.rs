@@ -16,9 +16,11 @@ use crate::config::LogFormat;
 /// picks text or JSON lines. A second call is a no-op (tests, the demo).
 pub fn init_tracing(filter: &str, format: LogFormat) {
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colours only for a person at a terminal, never into files or collectors.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_span_events(FmtSpan::NONE);
+        .with_span_events(FmtSpan::NONE)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder

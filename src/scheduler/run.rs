@@ -11,6 +11,8 @@ use super::Scheduler;
 
 /// After a cycle fails (the database is away), wait this long before the next.
 const FAILURE_PAUSE: Duration = Duration::from_secs(2);
+/// After a cycle that found nothing to claim, the shortest wait before the next.
+const IDLE_PAUSE: Duration = Duration::from_millis(250);
 
 impl Scheduler {
     /// Runs cycles until `cancel` fires. A cycle in progress finishes its
@@ -27,6 +29,14 @@ impl Scheduler {
                 break;
             };
             match self.run_cycle(Utc::now(), &cancel).await {
+                // Something looked due yet nothing could be claimed (another
+                // runner holds it for a moment): do not spin on it.
+                Ok(report) if report.claimed == 0 => {
+                    tokio::select! {
+                        () = tokio::time::sleep(IDLE_PAUSE) => {}
+                        () = cancel.cancelled() => break,
+                    }
+                }
                 Ok(_) => {}
                 Err(err) => {
                     tracing::error!(error = %err, "delivery cycle failed; retrying shortly");

@@ -43,6 +43,11 @@ use state::{AuthCode, SimState};
 pub(crate) struct SimInner {
     state: Mutex<SimState>,
     channel_limiter: Mutex<Option<Arc<DefaultKeyedRateLimiter<String>>>>,
+    /// For the requests the simulator sends the app.
+    http: reqwest::Client,
+    base_url: String,
+    /// Where `POST /_sim/command` sends commands (`slack-scheduler sim`).
+    app_url: Mutex<Option<String>>,
 }
 
 impl SimInner {
@@ -55,7 +60,6 @@ impl SimInner {
 pub struct Simulator {
     inner: Arc<SimInner>,
     addr: SocketAddr,
-    http: reqwest::Client,
     stop: CancellationToken,
 }
 
@@ -85,9 +89,16 @@ impl Simulator {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let limiter = limiter_for(settings.channel_rate);
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(std::io::Error::other)?;
         let inner = Arc::new(SimInner {
             state: Mutex::new(SimState::new(settings)),
             channel_limiter: Mutex::new(limiter),
+            http,
+            base_url: format!("http://{addr}"),
+            app_url: Mutex::new(None),
         });
         let stop = CancellationToken::new();
         let app = router(inner.clone());
@@ -99,16 +110,14 @@ impl Simulator {
                 tracing::error!(error = %err, "simulator server stopped");
             }
         });
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .map_err(std::io::Error::other)?;
-        Ok(Self {
-            inner,
-            addr,
-            http,
-            stop,
-        })
+        Ok(Self { inner, addr, stop })
+    }
+
+    /// Where `POST /_sim/command` delivers slash commands.
+    pub fn set_app_url(&self, app_url: &str) {
+        if let Ok(mut url) = self.inner.app_url.lock() {
+            *url = Some(app_url.trim_end_matches('/').to_owned());
+        }
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -357,14 +366,6 @@ impl Simulator {
             ts
         })
     }
-
-    fn channel_name(&self, id: &str) -> Option<String> {
-        self.with_state(|s| s.channels.get(id).map(|c| c.name.clone()))
-    }
-
-    fn user_name(&self, id: &str) -> Option<String> {
-        self.with_state(|s| s.users.get(id).map(|u| u.name.clone()))
-    }
 }
 
 fn limiter_for(rate: Option<(u32, u32)>) -> Option<Arc<DefaultKeyedRateLimiter<String>>> {
@@ -383,6 +384,7 @@ fn router(inner: Arc<SimInner>) -> Router {
         .route("/_sim/messages", get(list_messages))
         .route("/_sim/faults", post(add_fault).delete(clear_faults))
         .route("/_sim/tokens/expire", post(expire_tokens))
+        .route("/_sim/command", post(command))
         .with_state(inner)
 }
 
@@ -530,6 +532,51 @@ async fn clear_faults(State(sim): State<Arc<SimInner>>) -> Response {
         .faults
         .clear();
     (StatusCode::OK, "faults cleared").into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct CommandRequest {
+    #[serde(default = "default_team")]
+    team_id: String,
+    user_id: String,
+    channel_id: String,
+    #[serde(default)]
+    text: String,
+}
+
+fn default_team() -> String {
+    "T0001".into()
+}
+
+/// Types `/schedule <text>` as a user: the signed command goes to the app
+/// (`SIM_APP_URL`), and its answer comes back.
+async fn command(
+    State(sim): State<Arc<SimInner>>,
+    axum::Json(request): axum::Json<CommandRequest>,
+) -> Response {
+    let Some(app_url) = sim.app_url.lock().ok().and_then(|u| u.clone()) else {
+        return (
+            StatusCode::CONFLICT,
+            "no app URL is configured (SIM_APP_URL)",
+        )
+            .into_response();
+    };
+    let command = Command {
+        team_id: &request.team_id,
+        user_id: &request.user_id,
+        channel_id: &request.channel_id,
+        text: &request.text,
+    };
+    match sim.send_command(&app_url, command).await {
+        Ok(answer) => {
+            axum::Json(json!({"status": answer.status, "body": answer.body})).into_response()
+        }
+        Err(err) => (
+            StatusCode::BAD_GATEWAY,
+            format!("the app did not answer: {err}"),
+        )
+            .into_response(),
+    }
 }
 
 async fn expire_tokens(State(sim): State<Arc<SimInner>>) -> Response {

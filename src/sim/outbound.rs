@@ -5,8 +5,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::Value;
 use sha2::Sha256;
 
-use super::Simulator;
 use super::state::SimTrigger;
+use super::{SimInner, Simulator};
 
 /// `v0=` + hex(HMAC-SHA256(secret, "v0:{timestamp}:{body}")).
 pub fn sign(signing_secret: &str, timestamp: i64, body: &str) -> String {
@@ -38,10 +38,10 @@ pub struct Command<'a> {
     pub text: &'a str,
 }
 
-impl Simulator {
+impl SimInner {
     /// Sends a signed slash command to `{app_url}/slack/commands`, with a
     /// fresh `trigger_id` and `response_url`.
-    pub async fn send_command(
+    pub(crate) async fn send_command(
         &self,
         app_url: &str,
         command: Command<'_>,
@@ -80,7 +80,7 @@ impl Simulator {
 
     /// Sends a signed interaction (`payload=<json>`) to `{app_url}/slack/interactivity`.
     /// A `trigger_id` is added to the payload as Slack does.
-    pub async fn send_interaction(
+    pub(crate) async fn send_interaction(
         &self,
         app_url: &str,
         mut payload: Value,
@@ -110,7 +110,7 @@ impl Simulator {
     }
 
     /// Sends a signed Events API envelope to `{app_url}/slack/events`.
-    pub async fn send_event(
+    pub(crate) async fn send_event(
         &self,
         app_url: &str,
         envelope: Value,
@@ -132,7 +132,7 @@ impl Simulator {
         body: String,
     ) -> Result<AppAnswer, reqwest::Error> {
         let timestamp = chrono::Utc::now().timestamp();
-        let signature = sign(&self.settings().signing_secret, timestamp, &body);
+        let signature = sign(&self.signing_secret(), timestamp, &body);
         let response = self
             .http
             .post(format!("{}{path}", app_url.trim_end_matches('/')))
@@ -148,14 +148,14 @@ impl Simulator {
     }
 
     /// A single-use `trigger_id`, valid for the configured few seconds.
-    pub fn issue_trigger(&self, team_id: &str, user_id: &str) -> String {
+    pub(crate) fn issue_trigger(&self, team_id: &str, user_id: &str) -> String {
         let id = format!(
             "{}.{}.{}",
             rand::random_range(1_000_000u64..9_999_999),
             rand::random_range(1000u32..9999),
             super::state::random_id(16).to_lowercase()
         );
-        if let Ok(mut state) = self.inner.state.lock() {
+        if let Ok(mut state) = self.state.lock() {
             state.triggers.insert(
                 id.clone(),
                 SimTrigger {
@@ -170,9 +170,14 @@ impl Simulator {
     }
 
     /// A `response_url` pointing back at the simulator.
-    pub fn issue_response_url(&self, team_id: &str, channel_id: &str, user_id: &str) -> String {
+    pub(crate) fn issue_response_url(
+        &self,
+        team_id: &str,
+        channel_id: &str,
+        user_id: &str,
+    ) -> String {
         let id = super::state::random_id(20);
-        if let Ok(mut state) = self.inner.state.lock() {
+        if let Ok(mut state) = self.state.lock() {
             state.response_urls.insert(
                 id.clone(),
                 (
@@ -182,7 +187,7 @@ impl Simulator {
                 ),
             );
         }
-        format!("{}/_sim/response/{id}", self.base_url())
+        format!("{}/_sim/response/{id}", self.base_url)
     }
 }
 
@@ -197,6 +202,72 @@ mod tests {
             sign("8f742231b10e8888abcd99yyyzzz85a5", 1_531_420_618, body),
             "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
         );
+    }
+}
+
+impl SimInner {
+    fn signing_secret(&self) -> String {
+        self.state
+            .lock()
+            .map(|s| s.settings.signing_secret.clone())
+            .unwrap_or_default()
+    }
+
+    fn channel_name(&self, id: &str) -> Option<String> {
+        self.state
+            .lock()
+            .ok()?
+            .channels
+            .get(id)
+            .map(|c| c.name.clone())
+    }
+
+    fn user_name(&self, id: &str) -> Option<String> {
+        self.state
+            .lock()
+            .ok()?
+            .users
+            .get(id)
+            .map(|u| u.name.clone())
+    }
+}
+
+impl Simulator {
+    /// Sends a signed slash command to `{app_url}/slack/commands`.
+    pub async fn send_command(
+        &self,
+        app_url: &str,
+        command: Command<'_>,
+    ) -> Result<AppAnswer, reqwest::Error> {
+        self.inner.send_command(app_url, command).await
+    }
+
+    /// Sends a signed interaction payload to `{app_url}/slack/interactivity`.
+    pub async fn send_interaction(
+        &self,
+        app_url: &str,
+        payload: Value,
+    ) -> Result<AppAnswer, reqwest::Error> {
+        self.inner.send_interaction(app_url, payload).await
+    }
+
+    /// Sends a signed Events API envelope to `{app_url}/slack/events`.
+    pub async fn send_event(
+        &self,
+        app_url: &str,
+        envelope: Value,
+    ) -> Result<AppAnswer, reqwest::Error> {
+        self.inner.send_event(app_url, envelope).await
+    }
+
+    /// A single-use `trigger_id`, valid for the configured few seconds.
+    pub fn issue_trigger(&self, team_id: &str, user_id: &str) -> String {
+        self.inner.issue_trigger(team_id, user_id)
+    }
+
+    /// A `response_url` pointing back at the simulator.
+    pub fn issue_response_url(&self, team_id: &str, channel_id: &str, user_id: &str) -> String {
+        self.inner.issue_response_url(team_id, channel_id, user_id)
     }
 }
 

@@ -80,3 +80,49 @@ on_both_backends! {
         app.stop().await;
     }
 }
+
+on_both_backends! {
+    /// Slack stops accepting alice's token: her message is held, she is told,
+    /// she reconnects, and sends it from the Home tab.
+    async fn a_held_message_waits_for_its_author_to_reconnect_and_send_it(db: TestDb) {
+        let app = TestApp::start(&db).await;
+        app.install(ALICE).await;
+        app.sim.revoke_tokens(ALICE);
+        app.command(ALICE, GENERAL, "in 2 seconds Held until I'm back").await;
+        let held = wait_until("the message is held", Duration::from_secs(15), || async {
+            let m = app.messages().await.into_iter().next()?;
+            (m.status == MessageStatus::Held).then_some(m)
+        })
+        .await;
+        assert_eq!(held.reason.as_deref(), Some("token_revoked"));
+        let dm = wait_until("alice is told", Duration::from_secs(10), || async {
+            app.sim.messages(None).into_iter().find(|m| m.as_bot && m.text.contains("has not been posted yet"))
+        })
+        .await;
+        assert!(dm.text.contains("/slack/install?team=T0001"), "offers to reconnect: {}", dm.text);
+        let home = wait_until("the Home tab offers to reconnect", Duration::from_secs(10), || async {
+            app.sim.home_view(ALICE).map(|v| v.to_string()).filter(|v| v.contains(blocks::ACTION_CONNECT))
+        })
+        .await;
+        assert!(home.contains("Waiting for you"), "{home}");
+
+        assert_eq!(app.install(ALICE).await.status, 200, "alice reconnects");
+        let still = app.store.message(held.id).await.expect("read").expect("row");
+        assert_eq!(still.status, MessageStatus::Held, "an overdue message waits for alice's choice");
+        let home = wait_until("the Home tab offers Send now", Duration::from_secs(10), || async {
+            app.sim.home_view(ALICE).map(|v| v.to_string()).filter(|v| v.contains(blocks::ACTION_SEND_NOW))
+        })
+        .await;
+        assert!(!home.contains(blocks::ACTION_CONNECT), "connected again");
+
+        app.press(TEAM, ALICE, blocks::ACTION_SEND_NOW, &held.id.to_string(), false).await;
+        let sent = wait_until("the message is sent", Duration::from_secs(15), || async {
+            let m = app.store.message(held.id).await.ok().flatten()?;
+            (m.status == MessageStatus::Sent).then_some(m)
+        })
+        .await;
+        let posted = app.sim.messages(Some(GENERAL));
+        assert_eq!(posted.len(), 1);
+        assert_eq!((posted[0].user.as_str(), posted[0].ts.as_str()), (ALICE, sent.slack_ts.as_deref().unwrap_or_default()));
+    }
+}
