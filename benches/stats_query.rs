@@ -83,6 +83,14 @@ async fn run(label: &str, url: &str, pending: u64) -> Result<(), Box<dyn std::er
             ms(p95)
         );
     }
+    println!("-- plan: the delivery cycle's claim (due now, 1000 at a time)");
+    for line in store
+        .explain_claim(chrono::Utc::now() + chrono::Duration::hours(1), 1000)
+        .await?
+        .lines()
+    {
+        println!("   {line}");
+    }
     for (what, sql) in plans(store.backend()) {
         println!("-- plan: {what}");
         for line in store.query_text_raw(&sql).await? {

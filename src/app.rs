@@ -157,8 +157,14 @@ impl Application {
         )
         .with_graceful_shutdown(async move { server_stop.cancelled().await })
         .await?;
-        if let Err(err) = scheduler_task.await {
-            tracing::error!(error = %err, "scheduler task ended abnormally");
+        // Every Slack call has its own timeout, so the cycle in hand finishes;
+        // the grace is a last resort. Rows left `sending` are verified later.
+        match tokio::time::timeout(SHUTDOWN_GRACE, scheduler_task).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => tracing::error!(error = %err, "scheduler task ended abnormally"),
+            Err(_) => {
+                tracing::error!("the delivery cycle did not finish within the shutdown grace")
+            }
         }
         if let Err(err) = bot_task.await {
             tracing::error!(error = %err, "notification task ended abnormally");

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use chrono_tz::Tz;
 use secrecy::SecretString;
 use slack_morphism::prelude::{SlackMessageContent, SlackView};
@@ -75,10 +75,6 @@ impl Bot {
             http,
             refreshing: std::sync::Mutex::default(),
         }
-    }
-
-    pub fn slack(&self) -> &SlackApi {
-        &self.slack
     }
 
     /// Where a user connects (or reconnects) their own account.
@@ -365,10 +361,5 @@ impl Bot {
                 self.publish_home(team_id, user_id).await;
             }
         }
-    }
-
-    /// Makes `at` human in the user's zone (for confirmations).
-    pub async fn describe_time(&self, team_id: &str, user_id: &str, at: DateTime<Utc>) -> String {
-        blocks::local_time(at, self.user_zone(team_id, user_id).await)
     }
 }

@@ -26,7 +26,7 @@ use super::cycle::CycleClock;
 use super::tokens::{AuthorTokens, Slot, TOKEN_EXPIRED, TokenState};
 use crate::domain::{Outcome, OutcomeKind};
 use crate::slack::client::unescape_text;
-use crate::slack::{ErrorClass, HistoryMessage};
+use crate::slack::{ErrorClass, HistoryMessage, SlackError};
 use crate::store::ClaimedMessage;
 use crate::telemetry;
 
@@ -136,11 +136,7 @@ impl Scheduler {
             .await;
         let mut history = match history {
             Ok(history) => history,
-            Err(err) => {
-                tracing::warn!(channel_id = %first.channel_id, messages = group.len(), error = %err,
-                    "cannot look for in-doubt messages in history; posting them again");
-                return (Vec::new(), group);
-            }
+            Err(err) => return self.without_history(group, err, clock.now()),
         };
         let mut found = Vec::new();
         let mut rest = Vec::new();
@@ -162,6 +158,50 @@ impl Scheduler {
             }
         }
         (found, rest)
+    }
+
+    /// The history look-up failed. A look-up that may work later (a rate
+    /// limit, an outage) is waited for, since posting blind risks a
+    /// duplicate; one that cannot work (no access to the history) means
+    /// posting again, as the only way not to lose the message.
+    fn without_history(
+        &self,
+        group: Vec<Item>,
+        err: SlackError,
+        now: DateTime<Utc>,
+    ) -> (Vec<Outcome>, Vec<Item>) {
+        let channel_id = group
+            .first()
+            .map(|(m, _)| m.channel_id.clone())
+            .unwrap_or_default();
+        match err.class() {
+            ErrorClass::RateLimited(retry_after) => {
+                let wait =
+                    chrono::Duration::from_std(retry_after.unwrap_or(Duration::from_secs(60)))
+                        .unwrap_or_default();
+                tracing::info!(channel_id = %channel_id, messages = group.len(),
+                    "history is rate limited; looking for in-doubt messages later");
+                let outcomes = group
+                    .iter()
+                    .map(|(m, _)| release(m, now + wait, Some("history_ratelimited".into())))
+                    .collect();
+                (outcomes, Vec::new())
+            }
+            ErrorClass::Transient | ErrorClass::Ambiguous => {
+                tracing::warn!(channel_id = %channel_id, messages = group.len(), error = %err,
+                    "cannot read history now; looking for in-doubt messages later");
+                let outcomes = group
+                    .iter()
+                    .map(|(m, _)| self.failed_attempt(m, err.reason(), true, now))
+                    .collect();
+                (outcomes, Vec::new())
+            }
+            _ => {
+                tracing::warn!(channel_id = %channel_id, messages = group.len(), error = %err,
+                    "cannot look for in-doubt messages in history; posting them again");
+                (Vec::new(), group)
+            }
+        }
     }
 
     async fn post_all(

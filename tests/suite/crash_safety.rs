@@ -168,3 +168,29 @@ on_both_backends! {
         assert_eq!(h.sim.calls(Some("chat.postMessage")).len(), 20, "no message posted twice");
     }
 }
+
+on_both_backends! {
+    /// A rate-limited history look-up is waited for: posting blind could
+    /// post twice.
+    async fn a_rate_limited_history_look_up_is_waited_for_not_skipped(db: TestDb) {
+        let h = Harness::start(&db).await;
+        let (alice, tokens) = h.connect(ALICE).await;
+        let id = h.schedule(&alice, GENERAL, "maybe posted", Utc::now()).await;
+        let due = h.message(id).await.due_at;
+        h.store.claim_due(&claim_at(due, Duration::seconds(30))).await.expect("claim");
+        h.slack
+            .post_message(&SecretString::from(tokens.user_access.clone()), &alice.team_id, GENERAL, "maybe posted", id)
+            .await
+            .expect("the crashed runner's post");
+        h.sim.add_fault(Fault::new("conversations.history", FaultKind::RateLimited { retry_after_secs: 30 }).times(1));
+        let later = due + Duration::seconds(31);
+        h.cycle_at(later).await;
+        let m = h.message(id).await;
+        assert_eq!((m.status, m.verify_before_post, m.attempts), (MessageStatus::Pending, true, 0));
+        assert!(m.wake_at.expect("wake") >= later + Duration::seconds(30));
+        assert_eq!(h.post_calls_for("maybe posted"), 1, "not posted blind");
+        h.cycle_at(later + Duration::seconds(31)).await;
+        assert_eq!(h.message(id).await.status, MessageStatus::Sent);
+        assert_eq!(h.post_calls_for("maybe posted"), 1, "found once the look-up worked");
+    }
+}
