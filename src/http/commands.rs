@@ -10,12 +10,12 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 
 use super::SharedState;
-use super::scheduling::{after_change, author, check, installed};
+use super::scheduling::{after_change, author, check, installed, open_new_modal};
 use crate::domain::MessageStatus;
 use crate::domain::when::parse_quick;
 use crate::error::AppError;
 use crate::slack::SignedBody;
-use crate::slack::blocks::{self, ModalSpec};
+use crate::slack::blocks;
 use crate::slack::inbound::SlashCommand;
 use crate::store::{InsertError, NewMessage};
 
@@ -79,24 +79,16 @@ fn open_modal(
         let Some(trigger) = command.trigger_id.as_deref() else {
             return;
         };
-        let tz = app.bot.user_zone(&command.team_id, &command.user_id).await;
-        let connect_url = author(&app, &command.team_id, &command.user_id)
-            .await
-            .ok()
-            .and_then(|(_, url)| url);
-        let spec = ModalSpec {
-            editing: None,
-            channel: None,
+        let opened = open_new_modal(
+            &app,
+            &command.team_id,
+            &command.user_id,
+            trigger,
             text,
-            due: blocks::next_full_hour(Utc::now(), tz),
             notice,
-            connect_url,
-        };
-        if let Err(err) = app
-            .bot
-            .open_view(&command.team_id, trigger, blocks::schedule_modal(&spec))
-            .await
-        {
+        )
+        .await;
+        if let Err(err) = opened {
             tracing::warn!(error = %err, "cannot open the scheduling modal");
             if let Some(url) = command.response_url.as_deref() {
                 let text = "Sorry, the form could not be opened. Try `/schedule` again, or `/schedule in 1 hour …`.";

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::SharedState;
-use super::scheduling::{after_change, author, check};
+use super::scheduling::{after_change, author, check, open_new_modal};
 use crate::domain::MessageStatus;
 use crate::error::AppError;
 use crate::slack::SignedBody;
@@ -275,19 +275,7 @@ async fn open_new(
     let Some(trigger) = trigger else {
         return Ok(());
     };
-    let tz = app.bot.user_zone(team_id, user_id).await;
-    let (_, connect_url) = author(app, team_id, user_id).await?;
-    let spec = ModalSpec {
-        editing: None,
-        channel: None,
-        text: None,
-        due: blocks::next_full_hour(Utc::now(), tz),
-        notice: None,
-        connect_url,
-    };
-    app.bot
-        .open_view(team_id, trigger, blocks::schedule_modal(&spec))
-        .await?;
+    open_new_modal(app, team_id, user_id, trigger, None, None).await?;
     Ok(())
 }
 

@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 
 use super::SharedState;
+use crate::bot::BotError;
 use crate::domain::{DueTime, DueTimeError, MessageText, MessageTextError};
+use crate::slack::blocks::{self, ModalSpec};
 use crate::store::{Author, StoreError, TokenStatus};
 
 /// The author behind a request, and the link to connect their account when
@@ -59,4 +61,30 @@ pub(super) fn after_change(
     let bot = app.bot.clone();
     let (team_id, user_id) = (team_id.to_owned(), user_id.to_owned());
     tokio::spawn(async move { bot.publish_home(&team_id, &user_id).await });
+}
+
+/// Opens the modal for a new message: the next full hour in the user's
+/// zone, a link to connect their account if they have not, and optionally
+/// text and a note to start with.
+pub(super) async fn open_new_modal(
+    app: &SharedState,
+    team_id: &str,
+    user_id: &str,
+    trigger_id: &str,
+    text: Option<String>,
+    notice: Option<String>,
+) -> Result<(), BotError> {
+    let tz = app.bot.user_zone(team_id, user_id).await;
+    let (_, connect_url) = author(app, team_id, user_id).await?;
+    let spec = ModalSpec {
+        editing: None,
+        channel: None,
+        text,
+        due: blocks::next_full_hour(chrono::Utc::now(), tz),
+        notice,
+        connect_url,
+    };
+    app.bot
+        .open_view(team_id, trigger_id, blocks::schedule_modal(&spec))
+        .await
 }

@@ -392,24 +392,16 @@ impl Store {
         author_id: i64,
         now: DateTime<Utc>,
     ) -> Result<(), ChangeError> {
-        let done = on_db!(self, |pool| sqlx::query(
+        self.change_own_message(
             "UPDATE scheduled_messages
              SET status = 'cancelled', wake_at = NULL, reason = 'cancelled_by_author',
                  needs_notice = FALSE, updated_at = $3
-             WHERE id = $1 AND author_id = $2 AND status IN ('pending', 'held')"
+             WHERE id = $1 AND author_id = $2 AND status IN ('pending', 'held')",
+            id,
+            author_id,
+            now,
         )
-        .bind(id)
-        .bind(author_id)
-        .bind(stamp(now))
-        .execute(pool)
         .await
-        .map(|r| r.rows_affected()))
-        .map_err(StoreError::from)?;
-        if done == 1 {
-            Ok(())
-        } else {
-            Err(self.why_unchanged(id, author_id).await)
-        }
     }
 
     /// A held message the author wants sent now (their account is connected again).
@@ -419,17 +411,33 @@ impl Store {
         author_id: i64,
         now: DateTime<Utc>,
     ) -> Result<(), ChangeError> {
-        let done = on_db!(self, |pool| sqlx::query(
+        self.change_own_message(
             "UPDATE scheduled_messages
              SET status = 'pending', wake_at = $3, reason = NULL, needs_notice = FALSE, updated_at = $3
-             WHERE id = $1 AND author_id = $2 AND status = 'held'"
+             WHERE id = $1 AND author_id = $2 AND status = 'held'",
+            id,
+            author_id,
+            now,
         )
-        .bind(id)
-        .bind(author_id)
-        .bind(stamp(now))
-        .execute(pool)
         .await
-        .map(|r| r.rows_affected()))
+    }
+
+    /// Runs a one-row change bound to `(id, author_id, now)` that only
+    /// touches the author's own message; says why when nothing changed.
+    async fn change_own_message(
+        &self,
+        sql: &'static str,
+        id: i64,
+        author_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(), ChangeError> {
+        let done = on_db!(self, |pool| sqlx::query(sql)
+            .bind(id)
+            .bind(author_id)
+            .bind(stamp(now))
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))
         .map_err(StoreError::from)?;
         if done == 1 {
             Ok(())
