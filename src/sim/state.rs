@@ -135,6 +135,13 @@ pub enum FaultKind {
     Hang { millis: u64 },
     /// Extra latency, then the normal answer.
     Latency { millis: u64 },
+    /// Exactly this answer: for shapes Slack (or a proxy in front of it)
+    /// might send that the typed models do not expect.
+    Raw {
+        status: u16,
+        content_type: String,
+        body: String,
+    },
 }
 
 /// A rule that makes matching calls fail.

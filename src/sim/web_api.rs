@@ -24,6 +24,11 @@ pub(super) enum Refusal {
     Error(String),
     RateLimited(u64),
     Http(u16),
+    Raw {
+        status: u16,
+        content_type: String,
+        body: String,
+    },
 }
 
 fn refuse<T>(code: &str) -> Result<T, Refusal> {
@@ -36,6 +41,7 @@ impl Refusal {
             Self::Error(code) => code.clone(),
             Self::RateLimited(_) => "ratelimited".into(),
             Self::Http(status) => format!("http_{status}"),
+            Self::Raw { status, .. } => format!("raw_{status}"),
         }
     }
 
@@ -55,6 +61,16 @@ impl Refusal {
             Self::Http(status) => (
                 StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
                 "simulated failure",
+            )
+                .into_response(),
+            Self::Raw {
+                status,
+                content_type,
+                body,
+            } => (
+                StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+                [(header::CONTENT_TYPE, content_type)],
+                body,
             )
                 .into_response(),
         }
@@ -207,6 +223,15 @@ fn fault_refusal(fault: &Fault) -> Refusal {
         FaultKind::RateLimited { retry_after_secs } => Refusal::RateLimited(*retry_after_secs),
         FaultKind::Hang { .. } => Refusal::Http(504),
         FaultKind::Latency { .. } => Refusal::Http(500),
+        FaultKind::Raw {
+            status,
+            content_type,
+            body,
+        } => Refusal::Raw {
+            status: *status,
+            content_type: content_type.clone(),
+            body: body.clone(),
+        },
     }
 }
 

@@ -45,6 +45,11 @@ pub struct SlackTeam {
     pub name: Option<String>,
 }
 
+/// An answer without `ok` is judged by its `error` field alone.
+fn answered_ok() -> bool {
+    true
+}
+
 fn empty_access_token() -> AccessToken {
     AccessToken::new(String::new())
 }
@@ -56,6 +61,7 @@ fn bearer() -> BasicTokenType {
 /// `oauth.v2.access` as Slack answers it, for both grants.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SlackTokenResponse {
+    #[serde(default = "answered_ok")]
     pub ok: bool,
     pub error: Option<String>,
     #[serde(default = "empty_access_token")]
@@ -303,7 +309,7 @@ fn expiry(now: DateTime<Utc>, expires_in: Option<u64>) -> Option<DateTime<Utc>> 
 }
 
 fn check_ok(response: SlackTokenResponse) -> Result<SlackTokenResponse, OAuthError> {
-    if response.ok {
+    if response.ok && response.error.is_none() {
         Ok(response)
     } else {
         Err(OAuthError::Refused(

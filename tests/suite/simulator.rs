@@ -413,3 +413,47 @@ async fn history_has_its_own_rate_limit() {
         })
     ));
 }
+
+#[tokio::test]
+async fn a_post_is_judged_by_ok_and_ts_not_by_the_rest_of_the_answer() {
+    let sim = simulator().await;
+    let alice = secret(&sim.install(TEAM, ALICE).user_access);
+    let api = api(&sim);
+    // A minimal answer is a success.
+    sim.add_fault(
+        Fault::new(
+            "chat.postMessage",
+            FaultKind::Raw {
+                status: 200,
+                content_type: "application/json".into(),
+                body: r#"{"ok":true,"channel":"C0001","ts":"1700000000.000100"}"#.into(),
+            },
+        )
+        .times(1)
+        .after_effect(),
+    );
+    assert_eq!(
+        api.post_message(&alice, TEAM, GENERAL, "minimal", 1).await,
+        Ok("1700000000.000100".into())
+    );
+    // A proxy's HTML page says nothing about the post: in doubt, not sent.
+    sim.add_fault(
+        Fault::new(
+            "chat.postMessage",
+            FaultKind::Raw {
+                status: 200,
+                content_type: "text/html".into(),
+                body: "<html>maintenance</html>".into(),
+            },
+        )
+        .times(1)
+        .after_effect(),
+    );
+    let answer = api
+        .post_message(&alice, TEAM, GENERAL, "behind a proxy", 2)
+        .await;
+    assert!(
+        matches!(&answer, Err(err) if err.class() == slack_scheduler::slack::ErrorClass::Ambiguous),
+        "{answer:?}"
+    );
+}
