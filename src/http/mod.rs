@@ -41,6 +41,11 @@ impl FromRef<SharedState> for SignatureVerifier {
 }
 
 pub fn router(state: SharedState) -> Router {
+    router_with_timeout(state, REQUEST_TIMEOUT)
+}
+
+/// [`router`] with another request timeout (tests).
+pub fn router_with_timeout(state: SharedState, request_timeout: Duration) -> Router {
     let slack = Router::new()
         .route("/slack/commands", post(commands::handle))
         .route("/slack/interactivity", post(interactivity::handle))
@@ -58,7 +63,7 @@ pub fn router(state: SharedState) -> Router {
         .with_state(state)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
-            REQUEST_TIMEOUT,
+            request_timeout,
         ))
         .layer(
             TraceLayer::new_for_http()

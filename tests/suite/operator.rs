@@ -253,3 +253,27 @@ on_both_backends! {
         assert_eq!(response.headers().get("content-encoding").map(|v| v.to_str().unwrap_or_default()), Some("gzip"));
     }
 }
+
+on_both_backends! {
+    /// A request that takes too long is cut off with 503 rather than left hanging.
+    async fn a_request_over_the_timeout_gets_503(db: TestDb) {
+        let app = TestApp::start(&db).await;
+        app.install(ALICE).await;
+        // bob's time zone is not cached: the command asks Slack, which is slow today.
+        app.sim.update_settings(|s| s.latency = Duration::from_millis(800));
+        let router = slack_scheduler::http::router_with_timeout(app.state.clone(), Duration::from_millis(200));
+        let body = "team_id=T0001&user_id=U0002&channel_id=C0001&command=%2Fschedule&text=in+1+hour+slow&trigger_id=1.2.3";
+        let now = Utc::now().timestamp();
+        let signature = slack_scheduler::sim::outbound::sign(&app.sim.settings().signing_secret, now, body);
+        let request = axum::http::Request::post("/slack/commands")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-slack-request-timestamp", now.to_string())
+            .header("x-slack-signature", signature)
+            .body(axum::body::Body::from(body))
+            .expect("request");
+        let started = std::time::Instant::now();
+        let response = router.oneshot(request).await.expect("answer");
+        assert_eq!(response.status(), 503);
+        assert!(started.elapsed() < Duration::from_millis(700), "cut off at the timeout");
+    }
+}
