@@ -3,11 +3,11 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use slack_scheduler::domain::MessageStatus;
 use slack_scheduler::scheduler::Settings;
 use slack_scheduler::sim::{Fault, FaultKind};
-use slack_scheduler::store::{NewMessage, TokenGrant, TokenStatus};
+use slack_scheduler::store::{NewMessage, TokenStatus};
 use tokio_util::sync::CancellationToken;
 
 use crate::common::harness::{ALICE, BOB, GENERAL, OLD, RANDOM, TEAM, new_message, test_settings};
@@ -100,12 +100,7 @@ on_both_backends! {
         let h = Harness::start(&db).await;
         let (alice, tokens) = h.connect(ALICE).await;
         // The stored pair has expired, in the database and in Slack.
-        let expired = TokenGrant {
-            access_token: SecretString::from(tokens.user_access.clone()),
-            refresh_token: Some(SecretString::from(tokens.user_refresh.clone())),
-            expires_at: Some(Utc::now() - chrono::Duration::minutes(1)),
-        };
-        h.store.connect_user(TEAM, ALICE, &expired, Utc::now()).await.expect("stored");
+        h.store_tokens_expiring(ALICE, &tokens, Utc::now() - chrono::Duration::minutes(1)).await;
         h.sim.expire_access_tokens(Some(ALICE));
         let due = Utc::now();
         h.schedule_many(&alice, GENERAL, "standup", 50, due).await;
@@ -128,12 +123,7 @@ on_both_backends! {
     async fn a_token_expiring_within_two_hours_is_refreshed_before_use(db: TestDb) {
         let h = Harness::start(&db).await;
         let (alice, tokens) = h.connect(ALICE).await;
-        let soon = TokenGrant {
-            access_token: SecretString::from(tokens.user_access.clone()),
-            refresh_token: Some(SecretString::from(tokens.user_refresh.clone())),
-            expires_at: Some(Utc::now() + chrono::Duration::minutes(90)),
-        };
-        h.store.connect_user(TEAM, ALICE, &soon, Utc::now()).await.expect("stored");
+        h.store_tokens_expiring(ALICE, &tokens, Utc::now() + chrono::Duration::minutes(90)).await;
         let due = Utc::now();
         h.schedule(&alice, GENERAL, "ahead of expiry", due).await;
         let report = h.cycle_at(due + chrono::Duration::seconds(1)).await;
@@ -197,12 +187,7 @@ on_both_backends! {
             h.connect("U0003").await
         };
         let carol_tokens = h.sim.install(TEAM, "U0003");
-        let dead = TokenGrant {
-            access_token: SecretString::from(carol_tokens.user_access.clone()),
-            refresh_token: Some(SecretString::from(carol_tokens.user_refresh.clone())),
-            expires_at: Some(Utc::now() - chrono::Duration::minutes(1)),
-        };
-        h.store.connect_user(TEAM, "U0003", &dead, Utc::now()).await.expect("stored");
+        h.store_tokens_expiring("U0003", &carol_tokens, Utc::now() - chrono::Duration::minutes(1)).await;
         h.sim.revoke_tokens("U0003");
         let held = h.schedule(&carol, "C0100", "refresh refused", Utc::now()).await;
         h.cycle_at(Utc::now() + chrono::Duration::seconds(2)).await;

@@ -4,10 +4,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::Utc;
-use secrecy::SecretString;
 use slack_scheduler::domain::MessageStatus;
 use slack_scheduler::scheduler::{Scheduler, Settings};
-use slack_scheduler::store::TokenGrant;
 use tokio_util::sync::CancellationToken;
 
 use crate::common::Harness;
@@ -85,12 +83,7 @@ on_postgres! {
         let settings = Settings { batch_size: 25, ..test_settings() };
         let h = Harness::with_settings(&db, settings.clone()).await;
         let (alice, tokens) = h.connect(ALICE).await;
-        let expired = TokenGrant {
-            access_token: SecretString::from(tokens.user_access.clone()),
-            refresh_token: Some(SecretString::from(tokens.user_refresh.clone())),
-            expires_at: Some(Utc::now() - chrono::Duration::minutes(1)),
-        };
-        h.store.connect_user(TEAM, ALICE, &expired, Utc::now()).await.expect("stored");
+        h.store_tokens_expiring(ALICE, &tokens, Utc::now() - chrono::Duration::minutes(1)).await;
         h.sim.expire_access_tokens(Some(ALICE));
         // Slow refreshes make the two runners overlap.
         h.sim.update_settings(|s| s.latency = Duration::from_millis(150));

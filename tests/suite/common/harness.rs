@@ -113,6 +113,25 @@ impl Harness {
         (author, tokens)
     }
 
+    /// Stores `user`'s pair from `tokens` as expiring at `expires_at`, as if
+    /// it had been granted that long ago.
+    pub async fn store_tokens_expiring(
+        &self,
+        user: &str,
+        tokens: &slack_scheduler::sim::IssuedTokens,
+        expires_at: DateTime<Utc>,
+    ) {
+        let grant = TokenGrant {
+            access_token: SecretString::from(tokens.user_access.clone()),
+            refresh_token: Some(SecretString::from(tokens.user_refresh.clone())),
+            expires_at: Some(expires_at),
+        };
+        self.store
+            .connect_user(TEAM, user, &grant, Utc::now())
+            .await
+            .expect("tokens stored");
+    }
+
     pub async fn schedule(
         &self,
         author: &Author,
