@@ -11,15 +11,17 @@ use tokio_util::sync::CancellationToken;
 use crate::bot::Bot;
 use crate::config::{Config, SlackCredentials};
 use crate::crypto::TokenCipher;
-use crate::scheduler::CycleReport;
+use crate::homes::Homes;
 use crate::scheduler::{Scheduler, SchedulerStatus, Settings, WakeSignal};
 use crate::slack::{SignatureVerifier, SlackApi, SlackOAuth};
 use crate::store::Store;
+use crate::tokens::Refresher;
 
 /// What request handlers share.
 pub struct AppState {
     pub store: Store,
     pub bot: Arc<Bot>,
+    pub homes: Arc<Homes>,
     pub oauth: SlackOAuth,
     pub verifier: SignatureVerifier,
     pub public_url: String,
@@ -52,7 +54,6 @@ pub struct Application {
     listener: TcpListener,
     state: Arc<AppState>,
     scheduler: Arc<Scheduler>,
-    reports: tokio::sync::mpsc::Receiver<CycleReport>,
 }
 
 impl Application {
@@ -95,19 +96,22 @@ impl Application {
             &config.api_base(),
             &format!("{public_url}/slack/oauth/callback"),
         )?;
-        let (report_tx, reports) = tokio::sync::mpsc::channel(16);
+        let refresher = Refresher::new(store.clone(), oauth.clone(), settings.refresh_lock);
+        let homes = Arc::new(Homes::default());
         let scheduler = Arc::new(
-            Scheduler::new(&store, slack.clone(), oauth.clone(), settings).with_reports(report_tx),
+            Scheduler::new(&store, slack.clone(), refresher.clone(), settings)
+                .with_changes(homes.clone()),
         );
         let bot = Arc::new(Bot::new(
             store.clone(),
             slack,
-            oauth.clone(),
+            refresher,
             public_url.clone(),
         ));
         let state = Arc::new(AppState {
             store,
             bot,
+            homes,
             oauth,
             verifier: SignatureVerifier::new(&credentials.signing_secret),
             public_url,
@@ -119,7 +123,6 @@ impl Application {
             listener,
             state,
             scheduler,
-            reports,
         })
     }
 
@@ -144,11 +147,18 @@ impl Application {
         let scheduler = self.scheduler.clone();
         let scheduler_stop = shutdown.clone();
         let scheduler_task = tokio::spawn(async move { scheduler.run(scheduler_stop).await });
-        let bot = self.state.bot.clone();
+        let (bot, homes) = (self.state.bot.clone(), self.state.homes.clone());
         let bot_stop = shutdown.clone();
+        let notices_task = tokio::spawn(async move {
+            bot.follow_notices(homes.notices(), bot_stop).await;
+        });
+        let homes_task = tokio::spawn(
+            self.state
+                .homes
+                .clone()
+                .run(self.state.bot.clone(), shutdown.clone()),
+        );
         let addr = self.local_addr();
-        let reports = self.reports;
-        let bot_task = tokio::spawn(async move { bot.follow_cycles(reports, bot_stop).await });
         tracing::info!(addr = %addr, "listening");
         let server_stop = shutdown.clone();
         axum::serve(
@@ -166,8 +176,12 @@ impl Application {
                 tracing::error!("the delivery cycle did not finish within the shutdown grace")
             }
         }
-        if let Err(err) = bot_task.await {
-            tracing::error!(error = %err, "notification task ended abnormally");
+        for (name, task) in [("notice", notices_task), ("Home tab", homes_task)] {
+            match tokio::time::timeout(Duration::from_secs(2), task).await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => tracing::error!(error = %err, "the {name} task ended abnormally"),
+                Err(_) => tracing::warn!("the {name} task did not stop in time"),
+            }
         }
         self.state.store.close().await;
         Ok(())
@@ -206,5 +220,8 @@ async fn wait_for_signal() {
     }
 }
 
-/// How long a stopping process waits for in-flight work before giving up.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// How long a stopping process waits for its calls in flight before giving
+/// up on them (they are then in doubt, and looked for after a restart), so
+/// that it exits within ten seconds of a signal even with Slack or the
+/// database hanging.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(7);

@@ -2,32 +2,35 @@
 //! expiry, once per workspace at a time), and everything it tells users
 //! (the Home tab, DMs about messages that could not be posted, modals).
 
-use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use chrono_tz::Tz;
 use secrecy::SecretString;
 use slack_morphism::prelude::{SlackMessageContent, SlackView};
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::MessageStatus;
-use crate::scheduler::CycleReport;
 use crate::slack::blocks::{self, HomeSpec};
-use crate::slack::{OAuthError, SlackApi, SlackError, SlackOAuth};
-use crate::store::{Store, StoreError, TokenStatus};
-use crate::telemetry;
+use crate::slack::{OAuthError, SlackApi, SlackError};
+use crate::store::{Store, StoreError, TokenOwner, TokenStatus};
+use crate::tokens::{Refreshed, Refresher, needs_refresh};
 
 /// Bot tokens with less than this left are refreshed before use.
-const REFRESH_MARGIN: chrono::Duration = chrono::Duration::hours(2);
+const REFRESH_MARGIN: Duration = Duration::from_secs(2 * 3600);
+/// A token this close to expiry is treated as expired: a call would race it.
+const EXPIRY_SKEW: chrono::Duration = chrono::Duration::seconds(30);
+/// How long a caller waits for a refresh when the current token still works.
+const HURRIED_REFRESH_WAIT: Duration = Duration::from_millis(500);
+/// How long a caller waits for another process's refresh of an expired token.
+const REFRESH_WAIT: Duration = Duration::from_secs(10);
 /// A cached time zone is asked for again after this long.
 const ZONE_TTL: chrono::Duration = chrono::Duration::days(1);
 /// `users.info` may not hold up a slash command for longer than this.
 const ZONE_LOOKUP_TIMEOUT: Duration = Duration::from_millis(1_500);
-/// Home tabs republished after one cycle, at most (Slack allows ~100 a minute).
-const HOMES_PER_CYCLE: usize = 50;
+/// How often pending notices are looked for without being told of any.
+const NOTICE_CATCH_UP: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum BotError {
@@ -44,12 +47,9 @@ pub enum BotError {
 pub struct Bot {
     store: Store,
     slack: SlackApi,
-    oauth: SlackOAuth,
     public_url: String,
     http: reqwest::Client,
-    /// One refresh per workspace at a time in this process; the database
-    /// lock covers other processes.
-    refreshing: std::sync::Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    refresher: Refresher,
 }
 
 impl std::fmt::Debug for Bot {
@@ -61,7 +61,7 @@ impl std::fmt::Debug for Bot {
 }
 
 impl Bot {
-    pub fn new(store: Store, slack: SlackApi, oauth: SlackOAuth, public_url: String) -> Self {
+    pub fn new(store: Store, slack: SlackApi, refresher: Refresher, public_url: String) -> Self {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
@@ -70,10 +70,9 @@ impl Bot {
         Self {
             store,
             slack,
-            oauth,
             public_url,
             http,
-            refreshing: std::sync::Mutex::default(),
+            refresher,
         }
     }
 
@@ -82,9 +81,17 @@ impl Bot {
         format!("{}/slack/install?team={team_id}", self.public_url)
     }
 
-    /// A usable bot token for the workspace, refreshed first if it expires soon.
+    /// A usable bot token for the workspace, refreshed first if it expires
+    /// soon. A caller in a hurry gets the current token while it still
+    /// works; the refresh goes on without it (see [`crate::tokens`]).
     pub async fn token(&self, team_id: &str) -> Result<SecretString, BotError> {
         let now = Utc::now();
+        let owner = TokenOwner::Bot {
+            team_id: team_id.to_owned(),
+        };
+        if let Some((_, unsaved)) = self.refresher.unsaved_pair(&owner) {
+            return Ok(unsaved.access_token);
+        }
         let workspace = self
             .store
             .workspace(team_id)
@@ -92,87 +99,27 @@ impl Bot {
             .filter(|w| w.is_installed())
             .ok_or(BotError::NotInstalled)?;
         let bot = workspace.bot.ok_or(BotError::NotInstalled)?;
-        if !bot.expires_before(now + REFRESH_MARGIN) || bot.refresh_token.is_none() {
+        if bot.refresh_token.is_none() || !needs_refresh(bot.expires_at, now, REFRESH_MARGIN) {
             return Ok(bot.access_token);
         }
-        let gate = self.gate(team_id);
-        let _held = gate.lock().await;
-        // Whoever held the gate before us may have refreshed already.
-        let workspace = self
-            .store
-            .workspace(team_id)
-            .await?
-            .ok_or(BotError::NotInstalled)?;
-        let bot = workspace.bot.ok_or(BotError::NotInstalled)?;
-        if !bot.expires_before(now + REFRESH_MARGIN) {
-            return Ok(bot.access_token);
-        }
-        let Some(refresh) = bot.refresh_token.clone() else {
-            return Ok(bot.access_token);
+        let still_works = !bot.expires_before(now + EXPIRY_SKEW);
+        let refresh = self
+            .refresher
+            .refresh(&owner, workspace.bot_token_generation, REFRESH_WAIT);
+        let refreshed = if still_works {
+            match tokio::time::timeout(HURRIED_REFRESH_WAIT, refresh).await {
+                Ok(refreshed) => refreshed,
+                Err(_) => return Ok(bot.access_token),
+            }
+        } else {
+            refresh.await
         };
-        let locked = self
-            .store
-            .lock_bot_refresh(
-                team_id,
-                now,
-                now + chrono::Duration::seconds(30),
-                now + REFRESH_MARGIN,
-            )
-            .await?;
-        if !locked {
-            // Another process is refreshing it: the current token still works
-            // unless it has run out, in which case wait for theirs.
-            if !bot.expires_before(now + chrono::Duration::seconds(30)) {
-                return Ok(bot.access_token);
-            }
-            return self.await_other_refresh(team_id).await;
+        match refreshed {
+            Refreshed::Fresh { credentials, .. } => Ok(credentials.access_token),
+            Refreshed::Refused(reason) => Err(BotError::Refresh(OAuthError::Refused(reason))),
+            Refreshed::Failed(_) if still_works => Ok(bot.access_token),
+            Refreshed::Failed(reason) => Err(BotError::Refresh(OAuthError::Transport(reason))),
         }
-        match self.oauth.refresh(&refresh, now).await {
-            Ok(grant) => {
-                telemetry::record_token_refresh("bot", "ok");
-                self.store.store_bot_tokens(team_id, &grant, now).await?;
-                Ok(grant.access_token)
-            }
-            Err(err) => {
-                telemetry::record_token_refresh(
-                    "bot",
-                    if err.is_refusal() { "refused" } else { "error" },
-                );
-                self.store.unlock_bot_refresh(team_id).await?;
-                if err.is_refusal() {
-                    self.store.revoke_bot_token(team_id, now).await?;
-                    return Err(err.into());
-                }
-                if bot.expires_before(now) {
-                    Err(err.into())
-                } else {
-                    Ok(bot.access_token)
-                }
-            }
-        }
-    }
-
-    fn gate(&self, team_id: &str) -> Arc<Mutex<()>> {
-        let mut gates = self.refreshing.lock().unwrap_or_else(|p| p.into_inner());
-        gates.entry(team_id.to_owned()).or_default().clone()
-    }
-
-    async fn await_other_refresh(&self, team_id: &str) -> Result<SecretString, BotError> {
-        for _ in 0..50 {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            let workspace = self
-                .store
-                .workspace(team_id)
-                .await?
-                .ok_or(BotError::NotInstalled)?;
-            let bot = workspace.bot.ok_or(BotError::NotInstalled)?;
-            if !bot.expires_before(Utc::now() + chrono::Duration::seconds(30)) {
-                return Ok(bot.access_token);
-            }
-        }
-        Err(BotError::Refresh(OAuthError::Transport(
-            "another process is still refreshing the bot token".into(),
-        )))
     }
 
     /// The user's time zone: cached for a day, else asked of Slack (briefly).
@@ -342,23 +289,19 @@ impl Bot {
         }
     }
 
-    /// After each cycle: tell authors about failures, refresh the Home tab of
-    /// those whose messages changed. Runs until `cancel`.
-    pub async fn follow_cycles(
-        &self,
-        mut reports: mpsc::Receiver<CycleReport>,
-        cancel: CancellationToken,
-    ) {
-        self.send_notices().await;
+    /// Tells authors about failed and held messages whenever `news` says
+    /// there may be some, and once a minute to catch up. Runs until `cancel`.
+    pub async fn follow_notices(&self, news: &Notify, cancel: CancellationToken) {
         loop {
-            let report = tokio::select! {
-                report = reports.recv() => report,
+            let woken = news.notified();
+            tokio::select! {
+                _ = self.send_notices() => {}
                 () = cancel.cancelled() => return,
-            };
-            let Some(report) = report else { return };
-            self.send_notices().await;
-            for (team_id, user_id) in report.authors.iter().take(HOMES_PER_CYCLE) {
-                self.publish_home(team_id, user_id).await;
+            }
+            tokio::select! {
+                () = woken => {}
+                () = tokio::time::sleep(NOTICE_CATCH_UP) => {}
+                () = cancel.cancelled() => return,
             }
         }
     }

@@ -8,7 +8,9 @@
 //! - [`crypto`]: tokens are sealed with AES-256-GCM before they reach a table.
 //! - [`store`]: the only module that writes SQL, for SQLite and PostgreSQL.
 //! - [`slack`]: everything that speaks Slack's Web API.
-//! - [`scheduler`]: the delivery cycle: claim → deliver → record, on the tick.
+//! - [`tokens`]: rotating token pairs refreshed once, whoever waits for them.
+//! - [`scheduler`]: the delivery pipeline: claim → lanes → record.
+//! - [`homes`]: users' Home tabs kept current, coalesced and paced.
 //! - [`sim`]: a simulator of the part of Slack the app uses, over real HTTP.
 //! - [`app`]: wires state, router and scheduler together and runs them.
 #![forbid(unsafe_code)]
@@ -20,9 +22,11 @@ pub mod crypto;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod homes;
 pub mod http;
 pub mod scheduler;
 pub mod sim;
 pub mod slack;
 pub mod store;
 pub mod telemetry;
+pub mod tokens;

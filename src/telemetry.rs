@@ -92,6 +92,14 @@ fn describe() {
         "slack_api_call_duration_seconds",
         "Slack Web API latency, by method and outcome."
     );
+    describe_histogram!(
+        "scheduler_delivery_lateness_seconds",
+        "How long after its due time each message was posted."
+    );
+    describe_counter!(
+        "scheduler_in_doubt_reposted_total",
+        "In-doubt messages posted again without finding them in history, by cause."
+    );
     // Present from the first scrape, at zero, rather than absent until used.
     metrics::counter!("scheduler_messages_sent_total").absolute(0);
     for kind in ["user", "bot"] {
@@ -103,13 +111,43 @@ fn describe() {
     for cause in ["pacing", "deferred", "retry_after"] {
         metrics::counter!("scheduler_rate_limit_waits_total", "cause" => cause).absolute(0);
     }
+    for cause in ["verify_wait", "no_history_access"] {
+        metrics::counter!("scheduler_in_doubt_reposted_total", "cause" => cause).absolute(0);
+    }
     metrics::gauge!("scheduler_in_flight_posts").set(0.0);
     metrics::gauge!("scheduler_pending_messages").set(0.0);
 }
 
 pub fn record_slack_call(method: &'static str, outcome: &str, elapsed: Duration) {
-    metrics::histogram!("slack_api_call_duration_seconds", "method" => method, "outcome" => outcome.to_owned())
+    metrics::histogram!("slack_api_call_duration_seconds", "method" => method, "outcome" => bounded(outcome))
         .record(elapsed.as_secs_f64());
+}
+
+pub fn record_lateness(late: Duration) {
+    metrics::histogram!("scheduler_delivery_lateness_seconds").record(late.as_secs_f64());
+}
+
+pub fn record_unverified_repost(cause: &'static str) {
+    metrics::counter!("scheduler_in_doubt_reposted_total", "cause" => cause).increment(1);
+}
+
+/// Longest label value kept; anything longer or odd is `other`.
+const MAX_LABEL: usize = 48;
+
+/// A reason as a label: Slack's codes and ours are short snake_case words;
+/// anything else (a new code is fine, free text is not) becomes `other`, so
+/// labels stay few and never carry text from outside.
+fn bounded(reason: &str) -> String {
+    let tidy = !reason.is_empty()
+        && reason.len() <= MAX_LABEL
+        && reason
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if tidy {
+        reason.to_owned()
+    } else {
+        "other".to_owned()
+    }
 }
 
 pub fn record_token_refresh(kind: &'static str, outcome: &'static str) {
@@ -138,7 +176,7 @@ pub fn record_message_outcome(status: &'static str, reason: Option<&str>) {
         metrics::counter!("scheduler_messages_sent_total").increment(1);
     } else {
         metrics::counter!("scheduler_messages_failed_total",
-            "outcome" => status, "reason" => reason.unwrap_or("none").to_owned())
+            "outcome" => status, "reason" => bounded(reason.unwrap_or("none")))
         .increment(1);
     }
 }
@@ -150,6 +188,15 @@ pub fn record_cycle(duration: Duration) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reasons_become_labels_only_when_they_look_like_codes() {
+        assert_eq!(bounded("not_in_channel"), "not_in_channel");
+        assert_eq!(bounded("http_502"), "http_502");
+        assert_eq!(bounded("database error: connection reset by peer"), "other");
+        assert_eq!(bounded(&"x".repeat(100)), "other");
+        assert_eq!(bounded(""), "other");
+    }
 
     #[test]
     fn recorded_figures_appear_in_the_prometheus_text() {

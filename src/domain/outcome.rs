@@ -28,7 +28,9 @@ pub enum OutcomeKind {
     /// Final; the author is told why.
     Failed { reason: String },
     /// The author's credentials no longer work; kept until they reconnect.
-    Held { reason: String },
+    /// A message that was in doubt stays in doubt: before it is posted
+    /// again, it is looked for.
+    Held { reason: String, in_doubt: bool },
 }
 
 impl Outcome {
@@ -57,7 +59,19 @@ impl Outcome {
         match &self.kind {
             OutcomeKind::Sent { .. } => None,
             OutcomeKind::Retry { reason, .. } => reason.as_deref(),
-            OutcomeKind::Failed { reason } | OutcomeKind::Held { reason } => Some(reason),
+            OutcomeKind::Failed { reason } | OutcomeKind::Held { reason, .. } => Some(reason),
+        }
+    }
+
+    /// Whether the message may already have been posted, so that it must be
+    /// looked for before it is posted again.
+    pub fn stays_in_doubt(&self) -> bool {
+        match self.kind {
+            OutcomeKind::Retry {
+                verify_before_post, ..
+            } => verify_before_post,
+            OutcomeKind::Held { in_doubt, .. } => in_doubt,
+            OutcomeKind::Sent { .. } | OutcomeKind::Failed { .. } => false,
         }
     }
 }

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use super::SharedState;
 use crate::error::AppError;
@@ -25,14 +25,18 @@ pub async fn handle(State(app): State<SharedState>, body: SignedBody) -> Respons
         EventEnvelope::EventCallback {
             team_id,
             event_id,
+            event_time,
             event,
         } => {
+            let sent_at = DateTime::from_timestamp(event_time, 0)
+                .filter(|_| event_time > 0)
+                .unwrap_or_else(Utc::now);
             match app.store.record_event(&event_id, Utc::now()).await {
                 Ok(true) => {}
                 Ok(false) => return StatusCode::OK.into_response(),
                 Err(err) => return AppError::from(err).into_response(),
             }
-            match on_event(&app, &team_id, event).await {
+            match on_event(&app, &team_id, sent_at, event).await {
                 Ok(()) => StatusCode::OK.into_response(),
                 Err(err) => {
                     // Let Slack's retry get it handled: forget we saw it.
@@ -47,21 +51,26 @@ pub async fn handle(State(app): State<SharedState>, body: SignedBody) -> Respons
     }
 }
 
-async fn on_event(app: &SharedState, team_id: &str, event: Event) -> Result<(), StoreError> {
+async fn on_event(
+    app: &SharedState,
+    team_id: &str,
+    event_time: DateTime<Utc>,
+    event: Event,
+) -> Result<(), StoreError> {
     let now = Utc::now();
     match event {
         Event::AppHomeOpened { user, tab } => {
             if tab.is_empty() || tab == "home" {
-                let bot = app.bot.clone();
-                let team_id = team_id.to_owned();
-                tokio::spawn(async move { bot.publish_home(&team_id, &user).await });
+                app.homes.opened(team_id, &user);
             }
         }
         Event::TokensRevoked { tokens } => {
             for user_id in &tokens.oauth {
                 if let Some(user) = app.store.user(team_id, user_id).await? {
+                    // A pair granted after Slack sent the event (the user
+                    // reconnected meanwhile) is not the one revoked.
                     app.store
-                        .invalidate_user_credentials(user.author.id, "tokens_revoked", now)
+                        .revoke_user_tokens(user.author.id, "tokens_revoked", event_time, now)
                         .await?;
                     let cancelled = app
                         .store

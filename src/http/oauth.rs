@@ -200,9 +200,7 @@ async fn callback(
         }
     }
     tracing::info!(team_id = %grant.team_id, user_id = %grant.user_id, "installed / connected");
-    let bot = app.bot.clone();
-    let (team_id, user_id) = (grant.team_id.clone(), grant.user_id.clone());
-    tokio::spawn(async move { bot.publish_home(&team_id, &user_id).await });
+    app.homes.request(&grant.team_id, &grant.user_id);
     clear_cookie(render(
         StatusCode::OK,
         &InstalledPage {

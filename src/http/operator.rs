@@ -129,7 +129,11 @@ struct LastCycle {
     db_statements: u64,
     retrying: usize,
     held: usize,
+    /// Claim statements (each takes up to a batch).
     batches: usize,
+    flushes: usize,
+    lateness_p50_ms: Option<u64>,
+    lateness_p99_ms: Option<u64>,
 }
 
 impl From<CycleReport> for LastCycle {
@@ -143,7 +147,10 @@ impl From<CycleReport> for LastCycle {
             db_statements: report.db_statements,
             retrying: report.retrying,
             held: report.held,
-            batches: report.batches,
+            batches: report.claims,
+            flushes: report.flushes,
+            lateness_p50_ms: report.lateness_p50_ms,
+            lateness_p99_ms: report.lateness_p99_ms,
         }
     }
 }

@@ -58,9 +58,7 @@ pub(super) fn after_change(
     if let Some(due) = due {
         app.wake.due_at(due);
     }
-    let bot = app.bot.clone();
-    let (team_id, user_id) = (team_id.to_owned(), user_id.to_owned());
-    tokio::spawn(async move { bot.publish_home(&team_id, &user_id).await });
+    app.homes.request(team_id, user_id);
 }
 
 /// Opens the modal for a new message: the next full hour in the user's

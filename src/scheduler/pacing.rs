@@ -1,71 +1,173 @@
-//! Posting at Slack's pace: about one message a second per channel with
-//! short bursts, and nothing into a workspace that just answered 429 until
-//! its `Retry-After` has passed. A burst into one channel is spread out
-//! instead of being rejected.
+//! Posting at Slack's pace: about one message a second per conversation
+//! with short bursts, so a burst into one channel is spread out rather than
+//! refused; and nothing into a conversation that answered 429 until its
+//! `Retry-After` has passed.
+//!
+//! Each conversation's turns are kept as a generic cell rate (GCRA): a
+//! message gets the next free turn at routing time, in due order. A turn
+//! further away than the pacing budget is not waited for in memory: the
+//! message goes back to `pending` until its turn, which stays reserved for
+//! it, so the messages after it are spread by their place in the queue and
+//! the message, back at its turn, is posted without queueing again.
+//!
+//! Slack's 429 does not say whether the conversation or the workspace is
+//! limited. A 429 cools down its conversation only; when three of a
+//! workspace's conversations answer 429 within one `Retry-After`, the
+//! workspace is taken to be limited and cools down as a whole.
 
-use std::collections::HashMap;
-use std::num::NonZeroU32;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use governor::clock::Clock;
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::time::Instant;
 
+/// Conversations of one workspace answering 429 together that mean the
+/// workspace, not the conversation, is limited.
+const WORKSPACE_LIMIT_SIGNS: usize = 3;
+
+type LaneKey = (String, String);
+
+/// When a message may be posted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Turn {
+    /// At this instant (now or within the pacing budget).
+    At(Instant),
+    /// Not within the budget: come back after this long.
+    Later(Duration),
+}
+
+#[derive(Debug)]
+struct LanePace {
+    /// The GCRA's theoretical arrival time of the next post.
+    tat: Instant,
+    cooldown_until: Option<Instant>,
+}
+
+#[derive(Debug, Default)]
+struct TeamPace {
+    cooldown_until: Option<Instant>,
+    /// Recent 429s: when, and in which conversation.
+    refusals: VecDeque<(Instant, String)>,
+}
+
 pub(super) struct Pacer {
-    channels: DefaultKeyedRateLimiter<String>,
-    cooldowns: Mutex<HashMap<String, Instant>>,
+    interval: Duration,
+    /// How far ahead of the cell rate a burst may run.
+    tolerance: Duration,
+    budget: Duration,
+    lanes: Mutex<HashMap<LaneKey, LanePace>>,
+    teams: Mutex<HashMap<String, TeamPace>>,
 }
 
 impl Pacer {
-    pub(super) fn new(per_second: u32, burst: u32) -> Self {
-        let per_second = NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN);
-        let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
-        let quota = Quota::per_second(per_second).allow_burst(burst);
+    pub(super) fn new(per_second: u32, burst: u32, budget: Duration) -> Self {
+        let interval = Duration::from_secs(1) / per_second.max(1);
         Self {
-            channels: RateLimiter::keyed(quota),
-            cooldowns: Mutex::default(),
+            interval,
+            tolerance: interval * burst.max(1).saturating_sub(1),
+            budget,
+            lanes: Mutex::default(),
+            teams: Mutex::default(),
         }
     }
 
-    /// Takes a posting slot for `channel` if one is free now (returns zero),
-    /// or says how long until one will be. A workspace in cooldown takes no
-    /// slot.
-    pub(super) fn reserve(&self, team_id: &str, channel_id: &str) -> Duration {
-        if let Some(wait) = self.cooldown_left(team_id) {
-            return wait;
+    /// Takes the next turn of `channel` for one message.
+    pub(super) fn reserve(&self, team_id: &str, channel_id: &str, now: Instant) -> Turn {
+        let team_hold = self.team_hold(team_id, now);
+        let Ok(mut lanes) = self.lanes.lock() else {
+            return Turn::At(now);
+        };
+        let lane = lanes
+            .entry((team_id.to_owned(), channel_id.to_owned()))
+            .or_insert(LanePace {
+                tat: now,
+                cooldown_until: None,
+            });
+        let mut turn = now.max(lane.tat.checked_sub(self.tolerance).unwrap_or(now));
+        for hold in [lane.cooldown_until, team_hold].into_iter().flatten() {
+            turn = turn.max(hold);
         }
-        match self.channels.check_key(&format!("{team_id}/{channel_id}")) {
-            Ok(()) => Duration::ZERO,
-            Err(not_until) => not_until
-                .wait_time_from(self.channels.clock().now())
-                .max(Duration::from_millis(1)),
+        lane.tat = lane.tat.max(turn) + self.interval;
+        let wait = turn.duration_since(now);
+        if wait <= self.budget {
+            Turn::At(turn)
+        } else {
+            Turn::Later(wait)
         }
     }
 
-    /// Slack said 429 for this workspace: hold all its posts for `wait`.
-    pub(super) fn cool_down(&self, team_id: &str, wait: Duration) {
-        if let Ok(mut cooldowns) = self.cooldowns.lock() {
-            let until = Instant::now() + wait;
-            let entry = cooldowns.entry(team_id.to_owned()).or_insert(until);
-            *entry = (*entry).max(until);
+    /// Until when posts into `channel` must wait for a 429, if they must.
+    pub(super) fn hold(&self, team_id: &str, channel_id: &str, now: Instant) -> Option<Instant> {
+        let team = self.team_hold(team_id, now);
+        let lane = self.lanes.lock().ok().and_then(|lanes| {
+            lanes
+                .get(&(team_id.to_owned(), channel_id.to_owned()))
+                .and_then(|l| l.cooldown_until)
+                .filter(|until| *until > now)
+        });
+        lane.max(team)
+    }
+
+    /// Slack answered 429 for `channel`, asking to wait `wait`.
+    pub(super) fn cool_down(&self, team_id: &str, channel_id: &str, wait: Duration, now: Instant) {
+        let until = now + wait;
+        if let Ok(mut lanes) = self.lanes.lock() {
+            let lane = lanes
+                .entry((team_id.to_owned(), channel_id.to_owned()))
+                .or_insert(LanePace {
+                    tat: now,
+                    cooldown_until: None,
+                });
+            lane.cooldown_until = Some(lane.cooldown_until.map_or(until, |u| u.max(until)));
+            lane.tat = lane.tat.max(until);
+        }
+        let Ok(mut teams) = self.teams.lock() else {
+            return;
+        };
+        let team = teams.entry(team_id.to_owned()).or_default();
+        let window = wait.max(Duration::from_secs(1));
+        while team
+            .refusals
+            .front()
+            .is_some_and(|(at, _)| now.duration_since(*at) > window)
+        {
+            team.refusals.pop_front();
+        }
+        if !team.refusals.iter().any(|(_, c)| c == channel_id) {
+            team.refusals.push_back((now, channel_id.to_owned()));
+        }
+        if team.refusals.len() >= WORKSPACE_LIMIT_SIGNS {
+            tracing::info!(
+                team_id,
+                wait_ms = wait.as_millis() as u64,
+                "several conversations answered 429: the workspace is rate limited"
+            );
+            team.cooldown_until = Some(team.cooldown_until.map_or(until, |u| u.max(until)));
         }
     }
 
-    fn cooldown_left(&self, team_id: &str) -> Option<Duration> {
-        let cooldowns = self.cooldowns.lock().ok()?;
-        let until = *cooldowns.get(team_id)?;
-        let now = Instant::now();
-        (until > now).then(|| until - now)
+    fn team_hold(&self, team_id: &str, now: Instant) -> Option<Instant> {
+        let teams = self.teams.lock().ok()?;
+        teams
+            .get(team_id)?
+            .cooldown_until
+            .filter(|until| *until > now)
     }
 
-    /// Drops state for channels and workspaces that are idle again, so the
-    /// maps do not grow with every channel ever posted to.
-    pub(super) fn forget_idle(&self) {
-        self.channels.retain_recent();
-        if let Ok(mut cooldowns) = self.cooldowns.lock() {
-            let now = Instant::now();
-            cooldowns.retain(|_, until| *until > now);
+    /// Drops state for conversations and workspaces that are idle again, so
+    /// the maps do not grow with every conversation ever posted to.
+    pub(super) fn forget_idle(&self, now: Instant) {
+        if let Ok(mut lanes) = self.lanes.lock() {
+            lanes.retain(|_, lane| lane.tat > now || lane.cooldown_until.is_some_and(|t| t > now));
+        }
+        if let Ok(mut teams) = self.teams.lock() {
+            teams.retain(|_, team| {
+                team.cooldown_until.is_some_and(|t| t > now) || !team.refusals.is_empty()
+            });
+            for team in teams.values_mut() {
+                team.refusals
+                    .retain(|(at, _)| now.duration_since(*at) < Duration::from_secs(60));
+            }
         }
     }
 }
@@ -74,24 +176,67 @@ impl Pacer {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_burst_into_one_channel_is_spread_out_but_other_channels_go_at_once() {
-        let pacer = Pacer::new(1, 2);
-        assert_eq!(pacer.reserve("T1", "C1"), Duration::ZERO);
-        assert_eq!(pacer.reserve("T1", "C1"), Duration::ZERO);
-        let wait = pacer.reserve("T1", "C1");
-        assert!(
-            wait > Duration::ZERO && wait <= Duration::from_secs(1),
-            "{wait:?}"
-        );
-        assert_eq!(pacer.reserve("T1", "C2"), Duration::ZERO);
+    fn pacer() -> Pacer {
+        Pacer::new(1, 2, Duration::from_secs(5))
     }
 
     #[test]
-    fn a_cooling_workspace_waits_without_using_up_slots() {
-        let pacer = Pacer::new(1, 1);
-        pacer.cool_down("T1", Duration::from_secs(30));
-        assert!(pacer.reserve("T1", "C1") > Duration::from_secs(29));
-        assert_eq!(pacer.reserve("T2", "C1"), Duration::ZERO);
+    fn a_burst_into_one_channel_is_spread_out_but_other_channels_go_at_once() {
+        let pacer = pacer();
+        let now = Instant::now();
+        assert_eq!(pacer.reserve("T1", "C1", now), Turn::At(now));
+        assert_eq!(pacer.reserve("T1", "C1", now), Turn::At(now));
+        assert_eq!(
+            pacer.reserve("T1", "C1", now),
+            Turn::At(now + Duration::from_secs(1))
+        );
+        assert_eq!(pacer.reserve("T1", "C2", now), Turn::At(now));
+    }
+
+    #[test]
+    fn turns_beyond_the_budget_come_back_later_spread_by_position() {
+        let pacer = pacer();
+        let now = Instant::now();
+        let turns: Vec<Turn> = (0..10).map(|_| pacer.reserve("T1", "C1", now)).collect();
+        // Two at once, then one a second up to the five-second budget.
+        assert_eq!(turns[6], Turn::At(now + Duration::from_secs(5)));
+        let later: Vec<Duration> = turns[7..]
+            .iter()
+            .map(|t| match t {
+                Turn::Later(wait) => *wait,
+                Turn::At(_) => panic!("expected a deferral: {turns:?}"),
+            })
+            .collect();
+        assert_eq!(
+            later,
+            [6, 7, 8].map(Duration::from_secs),
+            "each at its own place in the queue"
+        );
+        // A newcomer queues behind the deferred ones.
+        assert_eq!(
+            pacer.reserve("T1", "C1", now),
+            Turn::Later(Duration::from_secs(9))
+        );
+    }
+
+    #[test]
+    fn a_429_holds_its_conversation_and_three_hold_the_workspace() {
+        let pacer = pacer();
+        let now = Instant::now();
+        pacer.cool_down("T1", "C1", Duration::from_secs(30), now);
+        assert!(pacer.hold("T1", "C1", now).is_some());
+        assert_eq!(
+            pacer.hold("T1", "C2", now),
+            None,
+            "other conversations go on"
+        );
+        assert!(matches!(pacer.reserve("T1", "C1", now), Turn::Later(_)));
+        pacer.cool_down("T1", "C2", Duration::from_secs(30), now);
+        pacer.cool_down("T1", "C3", Duration::from_secs(30), now);
+        assert!(
+            pacer.hold("T1", "C9", now).is_some(),
+            "the workspace is limited"
+        );
+        assert_eq!(pacer.hold("T2", "C1", now), None);
     }
 }

@@ -19,9 +19,9 @@ impl Scheduler {
     /// calls in flight and records them before this returns.
     pub async fn run(&self, cancel: CancellationToken) {
         tracing::info!(
-            tick_secs = self.settings.tick.as_secs(),
-            batch_size = self.settings.batch_size,
-            concurrency = self.settings.concurrency,
+            tick_secs = self.shared.settings.tick.as_secs(),
+            batch_size = self.shared.settings.batch_size,
+            concurrency = self.shared.settings.concurrency,
             "scheduler started"
         );
         loop {
@@ -55,15 +55,15 @@ impl Scheduler {
     /// earlier. `None` when cancelled.
     async fn sleep_until_next_wake(&self, cancel: &CancellationToken) -> Option<()> {
         let now = Utc::now();
-        let mut wake_at = next_tick(now, self.settings.tick);
-        match self.store.next_wake_at().await {
+        let mut wake_at = next_tick(now, self.shared.settings.tick);
+        match self.shared.store.next_wake_at().await {
             Ok(Some(due)) => wake_at = wake_at.min(due.max(now)),
             Ok(None) => {}
             Err(err) => {
                 tracing::warn!(error = %err, "cannot read the next due time; waiting for the tick")
             }
         }
-        if let Some(hint) = self.wake.take() {
+        if let Some(hint) = self.shared.wake.take() {
             wake_at = wake_at.min(hint.max(now));
         }
         loop {
@@ -76,8 +76,8 @@ impl Scheduler {
                         return Some(());
                     }
                 }
-                () = self.wake.notify.notified() => {
-                    if let Some(hint) = self.wake.take() {
+                () = self.shared.wake.notify.notified() => {
+                    if let Some(hint) = self.shared.wake.take() {
                         wake_at = wake_at.min(hint.max(Utc::now()));
                     }
                 }

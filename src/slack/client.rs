@@ -44,6 +44,34 @@ pub struct HistoryMessage {
     pub scheduled_message_id: Option<i64>,
 }
 
+/// What `chat.postMessage` answered to an accepted post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Posted {
+    pub ts: String,
+    /// The message as posted carries our metadata.
+    pub metadata_kept: bool,
+}
+
+/// What to read of a conversation's history.
+#[derive(Debug, Clone)]
+pub struct HistoryRequest<'a> {
+    pub channel_id: &'a str,
+    pub oldest: DateTime<Utc>,
+    pub latest: Option<DateTime<Utc>>,
+    pub cursor: Option<&'a str>,
+    pub limit: u32,
+}
+
+/// One page of history.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryPage {
+    pub messages: Vec<HistoryMessage>,
+    /// Where the next page starts, if there is one.
+    pub next_cursor: Option<String>,
+    /// Nothing older than this page lies in the range asked for.
+    pub complete: bool,
+}
+
 /// What `users.info` tells us that we use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserInfo {
@@ -94,45 +122,55 @@ impl SlackApi {
         result
     }
 
-    /// Posts `text` into `channel` as the token's owner, tagged with metadata
-    /// naming the scheduled message. Returns Slack's `ts`.
+    /// Posts `text` into `channel` as the token's owner, tagged with
+    /// metadata naming the scheduled message when `scheduled_message_id` is
+    /// given. Returns Slack's `ts`, and whether the posted message kept the
+    /// metadata (Slack may drop it from user-token posts).
     pub async fn post_message(
         &self,
         token: &SecretString,
         team_id: &str,
         channel_id: &str,
         text: &str,
-        scheduled_message_id: i64,
-    ) -> Result<String, SlackError> {
+        scheduled_message_id: Option<i64>,
+    ) -> Result<Posted, SlackError> {
         let token = Self::token(token, team_id);
-        let metadata = SlackMessageMetadata {
-            event_type: METADATA_EVENT_TYPE.to_owned(),
-            event_payload: Some(
-                [(
-                    METADATA_ID_FIELD.to_owned(),
-                    scheduled_message_id.to_string(),
-                )]
-                .into_iter()
-                .collect(),
-            ),
-        };
+        let mut content = SlackMessageContent::new().with_text(text.to_owned());
+        if let Some(id) = scheduled_message_id {
+            content = content.with_metadata(SlackMessageMetadata {
+                event_type: METADATA_EVENT_TYPE.to_owned(),
+                event_payload: Some(
+                    [(METADATA_ID_FIELD.to_owned(), id.to_string())]
+                        .into_iter()
+                        .collect(),
+                ),
+            });
+        }
         let request = SlackApiChatPostMessageRequest::new(
             SlackChannelId::new(channel_id.to_owned()),
-            SlackMessageContent::new()
-                .with_text(text.to_owned())
-                .with_metadata(metadata),
+            content,
         );
-        self.post_message_request(&token, &request).await
+        let answer = self.post_message_request(&token, &request).await?;
+        let metadata_kept = scheduled_message_id.is_some_and(|id| {
+            answer
+                .pointer("/message/metadata")
+                .and_then(|m| parse_metadata_id(&serde_json::json!({ "metadata": m })))
+                == Some(id)
+        });
+        Ok(Posted {
+            ts: posted_ts(&answer),
+            metadata_kept,
+        })
     }
 
-    /// `chat.postMessage`, its answer read leniently: only `ts` matters, and
-    /// an accepted post must never be mistaken for a failed one because
-    /// the answer carried less (or more) than a typed model expects.
+    /// `chat.postMessage`, its answer read leniently: only `ok` and `ts`
+    /// matter, and an accepted post must never be mistaken for a failed one
+    /// because the answer carried less (or more) than a typed model expects.
     async fn post_message_request(
         &self,
         token: &SlackApiToken,
         request: &SlackApiChatPostMessageRequest,
-    ) -> Result<String, SlackError> {
+    ) -> Result<serde_json::Value, SlackError> {
         let session = self.client.open_session(token);
         let response: serde_json::Value = self
             .call(
@@ -149,12 +187,7 @@ impl SlackApi {
                 "chat.postMessage answered without \"ok\": true".into(),
             ));
         }
-        let ts = response
-            .get("ts")
-            .or_else(|| response.pointer("/message/ts"))
-            .and_then(|ts| ts.as_str())
-            .unwrap_or_default();
-        Ok(ts.to_owned())
+        Ok(response)
     }
 
     /// Posts as the bot (a DM to a user is posted into their user id).
@@ -170,61 +203,57 @@ impl SlackApi {
             SlackChannelId::new(channel_id.to_owned()),
             content,
         );
-        self.post_message_request(&token, &request).await
+        let answer = self.post_message_request(&token, &request).await?;
+        Ok(posted_ts(&answer))
     }
 
-    /// Messages in `channel` since `oldest`, newest first, read as plain JSON:
-    /// other apps' metadata may hold values slack-morphism's types reject.
-    pub async fn history_since(
+    /// One page of `channel`'s history between `oldest` and `latest`,
+    /// newest first, read as plain JSON: other apps' metadata may hold
+    /// values slack-morphism's types reject. Slack allows apps outside its
+    /// Marketplace one call a minute and 15 messages a page.
+    pub async fn history_page(
         &self,
         token: &SecretString,
         team_id: &str,
-        channel_id: &str,
-        oldest: DateTime<Utc>,
-        max_pages: usize,
-    ) -> Result<Vec<HistoryMessage>, SlackError> {
+        request: &HistoryRequest<'_>,
+    ) -> Result<HistoryPage, SlackError> {
         let token = Self::token(token, team_id);
         let session = self.client.open_session(&token);
-        let oldest = format!(
-            "{}.{:06}",
-            oldest.timestamp(),
-            oldest.timestamp_subsec_micros()
-        );
-        let mut cursor: Option<String> = None;
-        let mut found = Vec::new();
-        for _ in 0..max_pages.max(1) {
-            let params = vec![
-                ("channel", Some(channel_id.to_owned())),
-                ("oldest", Some(oldest.clone())),
-                ("include_all_metadata", Some("true".to_owned())),
-                ("limit", Some("200".to_owned())),
-                ("cursor", cursor.clone()),
-            ];
-            let page: serde_json::Value = self
-                .call(
-                    "conversations.history",
-                    session
-                        .http_session_api
-                        .http_get("conversations.history", &params, None),
-                )
-                .await?;
-            let messages = page
-                .get("messages")
-                .and_then(|m| m.as_array())
-                .ok_or_else(|| {
-                    SlackError::Protocol("conversations.history without messages".into())
-                })?;
-            found.extend(messages.iter().filter_map(parse_history_message));
-            cursor = page
-                .pointer("/response_metadata/next_cursor")
-                .and_then(|c| c.as_str())
-                .filter(|c| !c.is_empty())
-                .map(str::to_owned);
-            if cursor.is_none() {
-                break;
-            }
+        let mut params = vec![
+            ("channel", Some(request.channel_id.to_owned())),
+            ("oldest", Some(slack_ts(request.oldest))),
+            ("inclusive", Some("true".to_owned())),
+            ("include_all_metadata", Some("true".to_owned())),
+            ("limit", Some(request.limit.to_string())),
+            ("cursor", request.cursor.map(str::to_owned)),
+        ];
+        if let Some(latest) = request.latest {
+            params.push(("latest", Some(slack_ts(latest))));
         }
-        Ok(found)
+        let page: serde_json::Value = self
+            .call(
+                "conversations.history",
+                session
+                    .http_session_api
+                    .http_get("conversations.history", &params, None),
+            )
+            .await?;
+        let messages = page
+            .get("messages")
+            .and_then(|m| m.as_array())
+            .ok_or_else(|| SlackError::Protocol("conversations.history without messages".into()))?;
+        let next_cursor = page
+            .pointer("/response_metadata/next_cursor")
+            .and_then(|c| c.as_str())
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned);
+        // `has_more` without a cursor still means the page was not the end.
+        let has_more = page.get("has_more").and_then(|m| m.as_bool()) == Some(true);
+        Ok(HistoryPage {
+            messages: messages.iter().filter_map(parse_history_message).collect(),
+            complete: next_cursor.is_none() && !has_more,
+            next_cursor,
+        })
     }
 
     pub async fn users_info(
@@ -318,9 +347,24 @@ impl SlackApi {
     }
 }
 
-fn parse_history_message(message: &serde_json::Value) -> Option<HistoryMessage> {
-    let ts = message.get("ts")?.as_str()?.to_owned();
-    let scheduled_message_id = message
+/// Slack's `ts` form of an instant: seconds and microseconds.
+fn slack_ts(at: DateTime<Utc>) -> String {
+    format!("{}.{:06}", at.timestamp(), at.timestamp_subsec_micros())
+}
+
+/// The `ts` of an accepted post.
+fn posted_ts(answer: &serde_json::Value) -> String {
+    answer
+        .get("ts")
+        .or_else(|| answer.pointer("/message/ts"))
+        .and_then(|ts| ts.as_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The scheduled message a message's metadata names, if it is ours.
+fn parse_metadata_id(message: &serde_json::Value) -> Option<i64> {
+    message
         .pointer("/metadata/event_payload")
         .filter(|_| {
             message
@@ -333,7 +377,12 @@ fn parse_history_message(message: &serde_json::Value) -> Option<HistoryMessage> 
             serde_json::Value::String(s) => s.parse().ok(),
             serde_json::Value::Number(n) => n.as_i64(),
             _ => None,
-        });
+        })
+}
+
+fn parse_history_message(message: &serde_json::Value) -> Option<HistoryMessage> {
+    let ts = message.get("ts")?.as_str()?.to_owned();
+    let scheduled_message_id = parse_metadata_id(message);
     Some(HistoryMessage {
         ts,
         user: message
@@ -347,14 +396,6 @@ fn parse_history_message(message: &serde_json::Value) -> Option<HistoryMessage> 
             .to_owned(),
         scheduled_message_id,
     })
-}
-
-/// Slack escapes `&`, `<` and `>` in message text; undo it to compare what
-/// was posted with what was scheduled.
-pub fn unescape_text(text: &str) -> String {
-    text.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
 }
 
 #[cfg(test)]
@@ -385,10 +426,5 @@ mod tests {
             parse_history_message(&serde_json::json!({"text": "no ts"})),
             None
         );
-    }
-
-    #[test]
-    fn escaped_text_compares_equal_to_what_was_written() {
-        assert_eq!(unescape_text("a &lt;b&gt; &amp;amp; c"), "a <b> &amp; c");
     }
 }

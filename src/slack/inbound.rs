@@ -141,6 +141,9 @@ pub enum EventEnvelope {
     EventCallback {
         team_id: String,
         event_id: String,
+        /// When Slack sent the event (Unix seconds; 0 if absent).
+        #[serde(default)]
+        event_time: i64,
         event: Event,
     },
     #[serde(other)]

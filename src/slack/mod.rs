@@ -5,10 +5,11 @@ pub mod blocks;
 pub mod client;
 pub mod error;
 pub mod inbound;
+pub mod mrkdwn;
 pub mod oauth;
 pub mod verify;
 
-pub use client::{HistoryMessage, SlackApi};
+pub use client::{HistoryMessage, HistoryPage, HistoryRequest, Posted, SlackApi};
 pub use error::{ErrorClass, SlackError};
 pub use oauth::{OAuthError, SlackOAuth};
 pub use verify::{SignatureVerifier, SignedBody};

@@ -169,8 +169,17 @@ pub struct InstallGrant {
 pub struct SlackOAuth {
     client: Client,
     http: oauth2::reqwest::Client,
+    /// For refreshes: Slack's answer is the only copy of the new pair, so a
+    /// refresh waits far longer than anyone waits for it (it runs on a task
+    /// of its own; see `crate::tokens`).
+    refresh_http: oauth2::reqwest::Client,
     authorize_url: String,
 }
+
+/// How long a code exchange may take before the install is given up.
+const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a refresh may take before its answer is given up for lost.
+const REFRESH_TIMEOUT: Duration = Duration::from_secs(300);
 
 impl std::fmt::Debug for SlackOAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -201,14 +210,18 @@ impl SlackOAuth {
             )
             .set_redirect_uri(RedirectUrl::new(redirect_url.to_owned()).map_err(config)?);
         // No redirects: an OAuth endpoint that redirects is not one to follow.
-        let http = oauth2::reqwest::ClientBuilder::new()
-            .redirect(oauth2::reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(15))
-            .build()
-            .map_err(|e| OAuthError::Config(e.to_string()))?;
+        let http_client = |timeout| {
+            oauth2::reqwest::ClientBuilder::new()
+                .redirect(oauth2::reqwest::redirect::Policy::none())
+                .connect_timeout(Duration::from_secs(10))
+                .timeout(timeout)
+                .build()
+                .map_err(|e| OAuthError::Config(e.to_string()))
+        };
         Ok(Self {
             client,
-            http,
+            http: http_client(EXCHANGE_TIMEOUT)?,
+            refresh_http: http_client(REFRESH_TIMEOUT)?,
             authorize_url: authorize_url.to_owned(),
         })
     }
@@ -282,7 +295,7 @@ impl SlackOAuth {
         let response = self
             .client
             .exchange_refresh_token(&token)
-            .request_async(&self.http)
+            .request_async(&self.refresh_http)
             .await
             .map_err(map_request_error)?;
         let response = check_ok(response)?;

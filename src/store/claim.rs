@@ -3,8 +3,10 @@
 //!
 //! A row is due when `wake_at <= now`: a pending message whose time (or retry
 //! time) has come, or a `sending` one whose lease ran out, which is then in
-//! doubt (its earlier attempt may have reached Slack) and flagged
-//! `verify_before_post`.
+//! doubt (its earlier attempt may have reached Slack): it is flagged
+//! `verify_before_post`, and `in_doubt_since` keeps when its lease ended.
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -35,11 +37,20 @@ pub struct ClaimedMessage {
     pub attempts: i32,
     pub first_claimed_at: DateTime<Utc>,
     pub verify_before_post: bool,
+    /// When the message came into doubt (see the module doc), if it is.
+    pub in_doubt_since: Option<DateTime<Utc>>,
+    /// Why it was not posted last time it was claimed, if it was claimed.
+    pub last_reason: Option<String>,
     pub token_status: TokenStatus,
     pub credentials: Option<UserCredentials>,
+    /// The generation of `credentials` (see [`super::tokens`]).
+    pub token_generation: i64,
     /// This runner may refresh the author's token (it holds the refresh
     /// right). On SQLite, one process owns the file and always may.
     pub refresh_lock_held: bool,
+    /// The claim that holds the row, and until when.
+    pub claim_token: Arc<str>,
+    pub lease_until: DateTime<Utc>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -54,15 +65,19 @@ struct ClaimRow {
     attempts: i32,
     first_claimed_at: DateTime<Utc>,
     verify_before_post: bool,
+    in_doubt_since: Option<DateTime<Utc>>,
+    reason: Option<String>,
     access_token: Option<Vec<u8>>,
     refresh_token: Option<Vec<u8>>,
     token_expires_at: Option<DateTime<Utc>>,
     token_status: Option<String>,
+    token_generation: Option<i64>,
     refresh_lock_held: bool,
 }
 
 /// SQLite has no DML in CTEs, but RETURNING may hold scalar subqueries: each
-/// reads one `users` row by primary key.
+/// reads one `users` row by primary key. All SET expressions see the row as
+/// it was, so `in_doubt_since` takes the lease that just ran out.
 const CLAIM_SQLITE: &str = "
 UPDATE scheduled_messages
 SET status = 'sending',
@@ -70,17 +85,20 @@ SET status = 'sending',
     claim_token = $4,
     first_claimed_at = COALESCE(first_claimed_at, $1),
     verify_before_post = (verify_before_post OR status = 'sending'),
+    in_doubt_since = CASE WHEN status = 'sending' THEN COALESCE(in_doubt_since, wake_at)
+                          ELSE in_doubt_since END,
     updated_at = $1
 WHERE id IN (SELECT id FROM scheduled_messages
              WHERE wake_at <= $1
              ORDER BY wake_at
              LIMIT $2)
 RETURNING id, author_id, team_id, user_id, channel_id, text, due_at, attempts,
-          first_claimed_at, verify_before_post,
+          first_claimed_at, verify_before_post, in_doubt_since, reason,
           (SELECT access_token FROM users WHERE users.id = author_id) AS access_token,
           (SELECT refresh_token FROM users WHERE users.id = author_id) AS refresh_token,
           (SELECT token_expires_at FROM users WHERE users.id = author_id) AS token_expires_at,
           (SELECT token_status FROM users WHERE users.id = author_id) AS token_status,
+          (SELECT token_generation FROM users WHERE users.id = author_id) AS token_generation,
           TRUE AS refresh_lock_held";
 
 /// SKIP LOCKED lets several runners claim side by side without waiting for
@@ -102,11 +120,13 @@ WITH due AS (
         claim_token = $4,
         first_claimed_at = COALESCE(m.first_claimed_at, $1),
         verify_before_post = (m.verify_before_post OR m.status = 'sending'),
+        in_doubt_since = CASE WHEN m.status = 'sending' THEN COALESCE(m.in_doubt_since, m.wake_at)
+                              ELSE m.in_doubt_since END,
         updated_at = $1
     FROM due
     WHERE m.id = due.id
     RETURNING m.id, m.author_id, m.team_id, m.user_id, m.channel_id, m.text, m.due_at,
-              m.attempts, m.first_claimed_at, m.verify_before_post
+              m.attempts, m.first_claimed_at, m.verify_before_post, m.in_doubt_since, m.reason
 ), expiring AS (
     SELECT u.id FROM users AS u
     WHERE u.id IN (SELECT author_id FROM claimed)
@@ -123,8 +143,8 @@ WITH due AS (
     RETURNING u.id
 )
 SELECT c.id, c.author_id, c.team_id, c.user_id, c.channel_id, c.text, c.due_at, c.attempts,
-       c.first_claimed_at, c.verify_before_post,
-       u.access_token, u.refresh_token, u.token_expires_at, u.token_status,
+       c.first_claimed_at, c.verify_before_post, c.in_doubt_since, c.reason,
+       u.access_token, u.refresh_token, u.token_expires_at, u.token_status, u.token_generation,
        (rl.id IS NOT NULL) AS refresh_lock_held
 FROM claimed AS c
 LEFT JOIN users AS u ON u.id = c.author_id
@@ -160,14 +180,22 @@ impl Store {
                     .await?
             }
         };
-        let mut claimed: Vec<ClaimedMessage> =
-            rows.into_iter().map(|row| self.claimed(row)).collect();
+        let claim_token: Arc<str> = Arc::from(request.claim_token.as_str());
+        let mut claimed: Vec<ClaimedMessage> = rows
+            .into_iter()
+            .map(|row| self.claimed(row, &claim_token, request.lease_until))
+            .collect();
         // RETURNING promises no order; deliver oldest first.
         claimed.sort_by_key(|m| (m.due_at, m.id));
         Ok(claimed)
     }
 
-    fn claimed(&self, row: ClaimRow) -> ClaimedMessage {
+    fn claimed(
+        &self,
+        row: ClaimRow,
+        claim_token: &Arc<str>,
+        lease_until: DateTime<Utc>,
+    ) -> ClaimedMessage {
         let mut token_status = match row.token_status.as_deref().map(TokenStatus::parse) {
             Some(Ok(status)) => status,
             _ => TokenStatus::None,
@@ -202,9 +230,14 @@ impl Store {
             attempts: row.attempts,
             first_claimed_at: row.first_claimed_at,
             verify_before_post: row.verify_before_post,
+            in_doubt_since: row.in_doubt_since.filter(|_| row.verify_before_post),
+            last_reason: row.reason,
             token_status,
             credentials,
+            token_generation: row.token_generation.unwrap_or_default(),
             refresh_lock_held: row.refresh_lock_held,
+            claim_token: claim_token.clone(),
+            lease_until,
         }
     }
 }

@@ -16,6 +16,7 @@ mod notices;
 mod outcomes;
 mod stats;
 mod surface;
+mod tokens;
 mod users;
 mod workspaces;
 
@@ -37,8 +38,9 @@ pub use messages::{
     ChangeError, InsertError, MessageCounts, MessageEdit, MessageRecord, NewMessage,
 };
 pub use notices::Notice;
-pub use outcomes::RecordReport;
+pub use outcomes::{OutcomeRecord, RecordReport};
 pub use stats::MessageStats;
+pub use tokens::{RefreshRight, RefreshTake, TokenOwner};
 pub use users::{Author, TokenGrant, TokenStatus, UserCredentials, UserRecord};
 pub use workspaces::{Installation, Workspace};
 

@@ -1,117 +1,168 @@
-//! Writing a batch's outcomes back: one statement for every success, one for
-//! every other outcome. If a bulk statement fails, each row is written on
-//! its own so one bad row cannot cost the others their record.
+//! Writing outcomes back: one statement for every success of a group, one
+//! for every other outcome. Each row is written only while the claim that
+//! produced the outcome still holds it: if its lease ran out and another
+//! runner took it over, its outcome is that runner's to write.
+//!
+//! If a bulk statement fails because of a row (a constraint, a trigger),
+//! each row is written on its own so one bad row cannot cost the others
+//! their record. If it fails because the database cannot be reached, no row
+//! is tried alone (each would wait out the pool's timeout): the group is
+//! handed back whole, to be written again when the database is back.
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
 use super::{Db, Store, StoreError, sqlite_text, stamp};
 use crate::domain::{Outcome, OutcomeKind};
 
-/// What recording a batch cost and achieved.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// An outcome and the claim it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutcomeRecord {
+    pub outcome: Outcome,
+    pub claim_token: Arc<str>,
+}
+
+/// What recording a group cost and achieved.
+#[derive(Debug, Default)]
 pub struct RecordReport {
     pub statements: u64,
     /// Rows written by the per-row fallback after a bulk statement failed.
     pub fallback_rows: usize,
-    /// Rows that could not be written even alone. They stay `sending`; when
-    /// their lease runs out the cycle looks for them in Slack before acting.
+    /// Rows refused even alone. They stay `sending`; when their lease runs
+    /// out the cycle looks for them in Slack before acting.
     pub unwritten: Vec<i64>,
+    /// Records not written because the database could not be reached, to
+    /// be written again (indexes into the records given).
+    pub unreachable: Vec<usize>,
+    /// Why the database could not be reached, if it could not.
+    pub connection_error: Option<StoreError>,
 }
 
 const SENT_SQLITE: &str = "
 UPDATE scheduled_messages
 SET status = 'sent', slack_ts = o.ts, sent_at = o.sent_at, attempts = o.attempts,
-    wake_at = NULL, claim_token = NULL, verify_before_post = FALSE, reason = NULL,
-    needs_notice = FALSE, updated_at = $2
+    wake_at = NULL, claim_token = NULL, verify_before_post = FALSE, in_doubt_since = NULL,
+    reason = NULL, needs_notice = FALSE, updated_at = $2
 FROM (SELECT value ->> 'id' AS id, value ->> 'ts' AS ts, value ->> 'sent_at' AS sent_at,
-             value ->> 'attempts' AS attempts
+             value ->> 'attempts' AS attempts, value ->> 'claim' AS claim
       FROM json_each($1)) AS o
-WHERE scheduled_messages.id = o.id AND scheduled_messages.status = 'sending'";
+WHERE scheduled_messages.id = o.id AND scheduled_messages.status = 'sending'
+  AND scheduled_messages.claim_token = o.claim";
 
 const SENT_POSTGRES: &str = "
 UPDATE scheduled_messages AS m
 SET status = 'sent', slack_ts = o.ts, sent_at = o.sent_at, attempts = o.attempts,
-    wake_at = NULL, claim_token = NULL, verify_before_post = FALSE, reason = NULL,
-    needs_notice = FALSE, updated_at = $5
-FROM UNNEST($1::bigint[], $2::text[], $3::timestamptz[], $4::int[]) AS o(id, ts, sent_at, attempts)
-WHERE m.id = o.id AND m.status = 'sending'";
+    wake_at = NULL, claim_token = NULL, verify_before_post = FALSE, in_doubt_since = NULL,
+    reason = NULL, needs_notice = FALSE, updated_at = $6
+FROM UNNEST($1::bigint[], $2::text[], $3::timestamptz[], $4::int[], $5::text[])
+     AS o(id, ts, sent_at, attempts, claim)
+WHERE m.id = o.id AND m.status = 'sending' AND m.claim_token = o.claim";
 
-/// Only rows still held under this claim are touched: if the lease ran out
-/// and another runner took a row over, its outcome is that runner's to write.
+/// A message that stays in doubt keeps the time it came into doubt; one
+/// that comes into doubt now (an ambiguous answer) starts counting now.
 const UNSENT_SQLITE: &str = "
 UPDATE scheduled_messages
 SET status = o.status, attempts = o.attempts, wake_at = o.wake_at, reason = o.reason,
-    verify_before_post = o.verify, needs_notice = o.notice, claim_token = NULL, updated_at = $2
+    verify_before_post = o.verify,
+    in_doubt_since = CASE WHEN o.verify THEN COALESCE(in_doubt_since, $2) ELSE NULL END,
+    needs_notice = o.notice, claim_token = NULL, updated_at = $2
 FROM (SELECT value ->> 'id' AS id, value ->> 'status' AS status, value ->> 'attempts' AS attempts,
              value ->> 'wake_at' AS wake_at, value ->> 'reason' AS reason,
-             value ->> 'verify' AS verify, value ->> 'notice' AS notice
+             value ->> 'verify' AS verify, value ->> 'notice' AS notice,
+             value ->> 'claim' AS claim
       FROM json_each($1)) AS o
 WHERE scheduled_messages.id = o.id AND scheduled_messages.status = 'sending'
-  AND scheduled_messages.claim_token = $3";
+  AND scheduled_messages.claim_token = o.claim";
 
 const UNSENT_POSTGRES: &str = "
 UPDATE scheduled_messages AS m
 SET status = o.status, attempts = o.attempts, wake_at = o.wake_at, reason = o.reason,
-    verify_before_post = o.verify, needs_notice = o.notice, claim_token = NULL, updated_at = $8
-FROM UNNEST($1::bigint[], $2::text[], $3::int[], $4::timestamptz[], $5::text[], $6::bool[], $7::bool[])
-     AS o(id, status, attempts, wake_at, reason, verify, notice)
-WHERE m.id = o.id AND m.status = 'sending' AND m.claim_token = $9";
+    verify_before_post = o.verify,
+    in_doubt_since = CASE WHEN o.verify THEN COALESCE(m.in_doubt_since, $9) ELSE NULL END,
+    needs_notice = o.notice, claim_token = NULL, updated_at = $9
+FROM UNNEST($1::bigint[], $2::text[], $3::int[], $4::timestamptz[], $5::text[], $6::bool[],
+            $7::bool[], $8::text[])
+     AS o(id, status, attempts, wake_at, reason, verify, notice, claim)
+WHERE m.id = o.id AND m.status = 'sending' AND m.claim_token = o.claim";
+
+/// Whether a failed statement says nothing about its rows: the database was
+/// not reached, or the connection broke.
+fn is_connection_error(err: &StoreError) -> bool {
+    match err {
+        StoreError::Database(err) => !matches!(err, sqlx::Error::Database(_)),
+        _ => false,
+    }
+}
 
 impl Store {
-    /// Records a batch's outcomes: at most two statements when all goes well.
+    /// Records a group of outcomes: two statements when all goes well.
     pub async fn record_outcomes(
         &self,
-        outcomes: &[Outcome],
-        claim_token: &str,
+        records: &[OutcomeRecord],
         now: DateTime<Utc>,
     ) -> RecordReport {
-        let (sent, unsent): (Vec<&Outcome>, Vec<&Outcome>) =
-            outcomes.iter().partition(|o| o.is_sent());
+        let (sent, unsent): (Vec<usize>, Vec<usize>) =
+            (0..records.len()).partition(|&i| records[i].outcome.is_sent());
         let mut report = RecordReport::default();
-        if !sent.is_empty() {
+        for (group, sent) in [(sent, true), (unsent, false)] {
+            if group.is_empty() {
+                continue;
+            }
+            if report.connection_error.is_some() {
+                report.unreachable.extend(group);
+                continue;
+            }
             tracing::debug!(
-                count = sent.len(),
-                "Bulk updating {} successful messages",
-                sent.len()
+                count = group.len(),
+                sent,
+                "Bulk updating {} {} messages",
+                group.len(),
+                if sent { "successful" } else { "unsent" }
             );
-            self.record_group(&sent, claim_token, now, &mut report, Store::write_sent)
-                .await;
-        }
-        if !unsent.is_empty() {
-            tracing::debug!(
-                count = unsent.len(),
-                "Bulk updating {} unsent messages",
-                unsent.len()
-            );
-            self.record_group(&unsent, claim_token, now, &mut report, Store::write_unsent)
+            self.record_group(records, &group, sent, now, &mut report)
                 .await;
         }
         report
     }
 
-    async fn record_group<'a, F, Fut>(
-        &'a self,
-        group: &[&'a Outcome],
-        claim_token: &'a str,
+    async fn record_group(
+        &self,
+        records: &[OutcomeRecord],
+        group: &[usize],
+        sent: bool,
         now: DateTime<Utc>,
         report: &mut RecordReport,
-        write: F,
-    ) where
-        F: Fn(&'a Store, Vec<&'a Outcome>, &'a str, DateTime<Utc>) -> Fut,
-        Fut: Future<Output = Result<u64, StoreError>>,
-    {
+    ) {
         let before = self.statements();
-        let bulk = write(self, group.to_vec(), claim_token, now).await;
-        if let Err(err) = bulk {
-            tracing::warn!(rows = group.len(), error = %err,
-                "bulk outcome write failed; writing each row on its own");
-            for outcome in group {
-                match write(self, vec![*outcome], claim_token, now).await {
-                    Ok(_) => report.fallback_rows += 1,
-                    Err(err) => {
-                        tracing::error!(message_id = outcome.id, status = %outcome.status(), error = %err,
-                            "cannot record a message's outcome; it will be verified when its lease runs out");
-                        report.unwritten.push(outcome.id);
+        let rows: Vec<&OutcomeRecord> = group.iter().map(|&i| &records[i]).collect();
+        let bulk = self.write(&rows, sent, now).await;
+        match bulk {
+            Ok(_) => {}
+            Err(err) if is_connection_error(&err) => {
+                tracing::warn!(rows = group.len(), error = %err,
+                    "cannot reach the database to record outcomes; keeping them to write again");
+                report.unreachable.extend_from_slice(group);
+                report.connection_error = Some(err);
+            }
+            Err(err) => {
+                tracing::warn!(rows = group.len(), error = %err,
+                    "bulk outcome write failed; writing each row on its own");
+                for (at, &index) in group.iter().enumerate() {
+                    let record = &records[index];
+                    match self.write(&[record], sent, now).await {
+                        Ok(_) => report.fallback_rows += 1,
+                        Err(err) if is_connection_error(&err) => {
+                            report.unreachable.extend_from_slice(&group[at..]);
+                            report.connection_error = Some(err);
+                            break;
+                        }
+                        Err(err) => {
+                            tracing::error!(message_id = record.outcome.id,
+                                status = %record.outcome.status(), error = %err,
+                                "cannot record a message's outcome; it will be verified when its lease runs out");
+                            report.unwritten.push(record.outcome.id);
+                        }
                     }
                 }
             }
@@ -119,10 +170,22 @@ impl Store {
         report.statements += self.statements() - before;
     }
 
+    async fn write(
+        &self,
+        rows: &[&OutcomeRecord],
+        sent: bool,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        if sent {
+            self.write_sent(rows, now).await
+        } else {
+            self.write_unsent(rows, now).await
+        }
+    }
+
     async fn write_sent(
         &self,
-        rows: Vec<&Outcome>,
-        _claim_token: &str,
+        rows: &[&OutcomeRecord],
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
         self.count_statement();
@@ -130,9 +193,10 @@ impl Store {
             Db::Sqlite(pool) => {
                 let json: Vec<serde_json::Value> = rows
                     .iter()
-                    .filter_map(|o| match &o.kind {
+                    .filter_map(|r| match &r.outcome.kind {
                         OutcomeKind::Sent { ts, at } => Some(serde_json::json!({
-                            "id": o.id, "ts": ts, "sent_at": sqlite_text(*at), "attempts": o.attempts,
+                            "id": r.outcome.id, "ts": ts, "sent_at": sqlite_text(*at),
+                            "attempts": r.outcome.attempts, "claim": &*r.claim_token,
                         })),
                         _ => None,
                     })
@@ -145,13 +209,18 @@ impl Store {
                     .rows_affected()
             }
             Db::Postgres(pool) => {
-                let (mut ids, mut tss, mut ats, mut attempts) = (vec![], vec![], vec![], vec![]);
-                for o in rows {
-                    if let OutcomeKind::Sent { ts, at } = &o.kind {
-                        ids.push(o.id);
+                let mut ids = Vec::with_capacity(rows.len());
+                let mut tss = Vec::with_capacity(rows.len());
+                let mut ats = Vec::with_capacity(rows.len());
+                let mut attempts = Vec::with_capacity(rows.len());
+                let mut claims = Vec::with_capacity(rows.len());
+                for r in rows {
+                    if let OutcomeKind::Sent { ts, at } = &r.outcome.kind {
+                        ids.push(r.outcome.id);
                         tss.push(ts.as_str());
                         ats.push(stamp(*at));
-                        attempts.push(o.attempts);
+                        attempts.push(r.outcome.attempts);
+                        claims.push(&*r.claim_token);
                     }
                 }
                 sqlx::query(SENT_POSTGRES)
@@ -159,6 +228,7 @@ impl Store {
                     .bind(tss)
                     .bind(ats)
                     .bind(attempts)
+                    .bind(claims)
                     .bind(stamp(now))
                     .execute(pool)
                     .await?
@@ -170,25 +240,20 @@ impl Store {
 
     async fn write_unsent(
         &self,
-        rows: Vec<&Outcome>,
-        claim_token: &str,
+        rows: &[&OutcomeRecord],
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
         self.count_statement();
         let fields = |o: &Outcome| {
-            let (wake_at, verify) = match &o.kind {
-                OutcomeKind::Retry {
-                    next_at,
-                    verify_before_post,
-                    ..
-                } => (Some(*next_at), *verify_before_post),
-                _ => (None, false),
+            let wake_at = match &o.kind {
+                OutcomeKind::Retry { next_at, .. } => Some(*next_at),
+                _ => None,
             };
             (
                 o.status().as_str(),
                 wake_at,
                 o.reason().map(str::to_owned),
-                verify,
+                o.stays_in_doubt(),
                 o.needs_notice(),
             )
         };
@@ -196,19 +261,18 @@ impl Store {
             Db::Sqlite(pool) => {
                 let json: Vec<serde_json::Value> = rows
                     .iter()
-                    .map(|o| {
-                        let (status, wake_at, reason, verify, notice) = fields(o);
+                    .map(|r| {
+                        let (status, wake_at, reason, verify, notice) = fields(&r.outcome);
                         serde_json::json!({
-                            "id": o.id, "status": status, "attempts": o.attempts,
+                            "id": r.outcome.id, "status": status, "attempts": r.outcome.attempts,
                             "wake_at": wake_at.map(sqlite_text), "reason": reason,
-                            "verify": verify, "notice": notice,
+                            "verify": verify, "notice": notice, "claim": &*r.claim_token,
                         })
                     })
                     .collect();
                 sqlx::query(UNSENT_SQLITE)
                     .bind(serde_json::Value::Array(json).to_string())
                     .bind(stamp(now))
-                    .bind(claim_token)
                     .execute(pool)
                     .await?
                     .rows_affected()
@@ -221,15 +285,17 @@ impl Store {
                 let mut reasons = Vec::with_capacity(rows.len());
                 let mut verifies = Vec::with_capacity(rows.len());
                 let mut notices = Vec::with_capacity(rows.len());
-                for o in rows {
-                    let (status, wake_at, reason, verify, notice) = fields(o);
-                    ids.push(o.id);
+                let mut claims = Vec::with_capacity(rows.len());
+                for r in rows {
+                    let (status, wake_at, reason, verify, notice) = fields(&r.outcome);
+                    ids.push(r.outcome.id);
                     statuses.push(status);
-                    attempts.push(o.attempts);
+                    attempts.push(r.outcome.attempts);
                     wakes.push(wake_at.map(stamp));
                     reasons.push(reason);
                     verifies.push(verify);
                     notices.push(notice);
+                    claims.push(&*r.claim_token);
                 }
                 sqlx::query(UNSENT_POSTGRES)
                     .bind(ids)
@@ -239,8 +305,8 @@ impl Store {
                     .bind(reasons)
                     .bind(verifies)
                     .bind(notices)
+                    .bind(claims)
                     .bind(stamp(now))
-                    .bind(claim_token)
                     .execute(pool)
                     .await?
                     .rows_affected()

@@ -66,6 +66,9 @@ pub struct UserRecord {
     pub token_status: TokenStatus,
     pub token_problem: Option<String>,
     pub credentials: Option<UserCredentials>,
+    /// Bumped with every pair stored; see [`super::tokens`].
+    pub token_generation: i64,
+    pub refresh_lock_until: Option<DateTime<Utc>>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -80,6 +83,8 @@ pub(super) struct UserRow {
     token_expires_at: Option<DateTime<Utc>>,
     token_status: String,
     token_problem: Option<String>,
+    token_generation: i64,
+    refresh_lock_until: Option<DateTime<Utc>>,
 }
 
 /// The associated data that binds a sealed user token to its row.
@@ -129,6 +134,8 @@ impl Store {
             token_status: TokenStatus::parse(&row.token_status)?,
             token_problem: row.token_problem,
             credentials,
+            token_generation: row.token_generation,
+            refresh_lock_until: row.refresh_lock_until,
         })
     }
 
@@ -180,8 +187,8 @@ impl Store {
         let id: i64 = on_db!(self, |pool| {
             sqlx::query_scalar(
             "INSERT INTO users (team_id, user_id, access_token, refresh_token, token_expires_at,
-                                token_status, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, 'active', $6, $6)
+                                token_status, token_generation, token_granted_at, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, 'active', 1, $6, $6, $6)
              ON CONFLICT (team_id, user_id) DO UPDATE SET
                  access_token = excluded.access_token,
                  refresh_token = excluded.refresh_token,
@@ -189,6 +196,8 @@ impl Store {
                  token_status = 'active',
                  token_problem = NULL,
                  refresh_lock_until = NULL,
+                 token_generation = users.token_generation + 1,
+                 token_granted_at = excluded.updated_at,
                  updated_at = excluded.updated_at
              RETURNING id"
         )
@@ -208,112 +217,48 @@ impl Store {
         })
     }
 
-    /// Stores the pair a refresh returned and releases the refresh lock, in
-    /// one statement: Slack has already retired the old refresh token.
-    pub async fn store_user_tokens(
-        &self,
-        author: &Author,
-        grant: &TokenGrant,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let access = self.seal(
-            &grant.access_token,
-            &token_context(&author.team_id, &author.user_id, "access"),
-        );
-        let refresh = grant.refresh_token.as_ref().map(|r| {
-            self.seal(
-                r,
-                &token_context(&author.team_id, &author.user_id, "refresh"),
-            )
-        });
-        on_db!(self, |pool| sqlx::query(
-            "UPDATE users SET access_token = $2, refresh_token = COALESCE($3, refresh_token),
-                 token_expires_at = $4, token_status = 'active', token_problem = NULL,
-                 refresh_lock_until = NULL, updated_at = $5
-             WHERE id = $1"
-        )
-        .bind(author.id)
-        .bind(access)
-        .bind(refresh)
-        .bind(grant.expires_at.map(stamp))
-        .bind(stamp(now))
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
-        Ok(())
-    }
-
-    /// Slack refused the user's credentials: forget them (they are dead) and
-    /// remember why, so the user can be asked to reconnect.
-    pub async fn invalidate_user_credentials(
+    /// Slack revoked the user's tokens (`tokens_revoked`, sent at `revoked_at`):
+    /// forget the pair, unless it was granted after that (the user
+    /// reconnected before the event arrived). True if a pair was forgotten.
+    pub async fn revoke_user_tokens(
         &self,
         author_id: i64,
         problem: &str,
+        revoked_at: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        on_db!(self, |pool| sqlx::query(
+    ) -> Result<bool, StoreError> {
+        let revoked = on_db!(self, |pool| {
+            sqlx::query(
             "UPDATE users SET access_token = NULL, refresh_token = NULL, token_expires_at = NULL,
                  token_status = 'invalid', token_problem = $2, refresh_lock_until = NULL,
-                 updated_at = $3
-             WHERE id = $1"
+                 updated_at = $4
+             WHERE id = $1 AND token_status = 'active'
+               AND (token_granted_at IS NULL OR token_granted_at < $3)"
         )
         .bind(author_id)
         .bind(problem)
+        // Slack's event times are whole seconds: a pair granted within the
+        // second the event was sent counts as granted before it.
+        .bind(stamp(revoked_at + chrono::Duration::seconds(1)))
         .bind(stamp(now))
         .execute(pool)
         .await
-        .map(|r| r.rows_affected()))?;
-        Ok(())
-    }
-
-    /// Takes the right to refresh this user's token, if nobody holds it and
-    /// the token still expires before `refresh_before`. Serializes refreshes
-    /// across processes without holding a transaction over the Slack call.
-    pub async fn lock_user_refresh(
-        &self,
-        author_id: i64,
-        now: DateTime<Utc>,
-        lock_until: DateTime<Utc>,
-        refresh_before: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let locked = on_db!(self, |pool| sqlx::query(
-            "UPDATE users SET refresh_lock_until = $3
-             WHERE id = $1 AND refresh_token IS NOT NULL AND token_status = 'active'
-               AND (token_expires_at IS NULL OR token_expires_at <= $4)
-               AND (refresh_lock_until IS NULL OR refresh_lock_until <= $2)"
-        )
-        .bind(author_id)
-        .bind(stamp(now))
-        .bind(stamp(lock_until))
-        .bind(stamp(refresh_before))
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected() == 1))?;
-        Ok(locked)
-    }
-
-    /// Gives the refresh right back without new tokens (the refresh failed
-    /// transiently), so another attempt need not wait for the lock to expire.
-    pub async fn unlock_user_refresh(&self, author_id: i64) -> Result<(), StoreError> {
-        on_db!(self, |pool| sqlx::query(
-            "UPDATE users SET refresh_lock_until = NULL WHERE id = $1"
-        )
-        .bind(author_id)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
-        Ok(())
+        .map(|r| r.rows_affected() == 1)
+        })?;
+        Ok(revoked)
     }
 
     pub async fn user_by_id(&self, author_id: i64) -> Result<Option<UserRecord>, StoreError> {
-        let row: Option<UserRow> = on_db!(self, |pool| sqlx::query_as(
+        let row: Option<UserRow> = on_db!(self, |pool| {
+            sqlx::query_as(
             "SELECT id, team_id, user_id, tz, tz_checked_at, access_token, refresh_token,
-                    token_expires_at, token_status, token_problem
+                    token_expires_at, token_status, token_problem, token_generation, refresh_lock_until
              FROM users WHERE id = $1"
         )
         .bind(author_id)
         .fetch_optional(pool)
-        .await)?;
+        .await
+        })?;
         row.map(|r| self.user_record(r)).transpose()
     }
 
@@ -322,15 +267,17 @@ impl Store {
         team_id: &str,
         user_id: &str,
     ) -> Result<Option<UserRecord>, StoreError> {
-        let row: Option<UserRow> = on_db!(self, |pool| sqlx::query_as(
+        let row: Option<UserRow> = on_db!(self, |pool| {
+            sqlx::query_as(
             "SELECT id, team_id, user_id, tz, tz_checked_at, access_token, refresh_token,
-                    token_expires_at, token_status, token_problem
+                    token_expires_at, token_status, token_problem, token_generation, refresh_lock_until
              FROM users WHERE team_id = $1 AND user_id = $2"
         )
         .bind(team_id)
         .bind(user_id)
         .fetch_optional(pool)
-        .await)?;
+        .await
+        })?;
         row.map(|r| self.user_record(r)).transpose()
     }
 

@@ -25,6 +25,9 @@ pub struct Workspace {
     pub installed_by: Option<String>,
     pub installed_at: DateTime<Utc>,
     pub uninstalled_at: Option<DateTime<Utc>>,
+    /// Bumped with every bot pair stored; see [`super::tokens`].
+    pub bot_token_generation: i64,
+    pub bot_refresh_lock_until: Option<DateTime<Utc>>,
 }
 
 impl Workspace {
@@ -44,9 +47,11 @@ struct WorkspaceRow {
     installed_by: Option<String>,
     installed_at: DateTime<Utc>,
     uninstalled_at: Option<DateTime<Utc>>,
+    bot_token_generation: i64,
+    bot_refresh_lock_until: Option<DateTime<Utc>>,
 }
 
-fn bot_context(team_id: &str, kind: &str) -> String {
+pub(super) fn bot_context(team_id: &str, kind: &str) -> String {
     format!("bot:{team_id}:{kind}")
 }
 
@@ -68,8 +73,9 @@ impl Store {
             .map(|r| self.seal(r, &bot_context(&install.team_id, "refresh")));
         on_db!(self, |pool| sqlx::query(
             "INSERT INTO workspaces (team_id, team_name, bot_user_id, bot_access_token,
-                 bot_refresh_token, bot_token_expires_at, installed_by, installed_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+                 bot_refresh_token, bot_token_expires_at, installed_by, installed_at, updated_at,
+                 bot_token_generation)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, 1)
              ON CONFLICT (team_id) DO UPDATE SET
                  team_name = excluded.team_name,
                  bot_user_id = excluded.bot_user_id,
@@ -77,6 +83,7 @@ impl Store {
                  bot_refresh_token = excluded.bot_refresh_token,
                  bot_token_expires_at = excluded.bot_token_expires_at,
                  bot_refresh_lock_until = NULL,
+                 bot_token_generation = workspaces.bot_token_generation + 1,
                  -- Another user connecting their account is not a new install.
                  installed_by = CASE WHEN workspaces.uninstalled_at IS NULL
                                      THEN workspaces.installed_by ELSE excluded.installed_by END,
@@ -102,7 +109,8 @@ impl Store {
     pub async fn workspace(&self, team_id: &str) -> Result<Option<Workspace>, StoreError> {
         let row: Option<WorkspaceRow> = on_db!(self, |pool| sqlx::query_as(
             "SELECT team_id, team_name, bot_user_id, bot_access_token, bot_refresh_token,
-                    bot_token_expires_at, installed_by, installed_at, uninstalled_at
+                    bot_token_expires_at, installed_by, installed_at, uninstalled_at,
+                    bot_token_generation, bot_refresh_lock_until
              FROM workspaces WHERE team_id = $1"
         )
         .bind(team_id)
@@ -128,67 +136,53 @@ impl Store {
             installed_by: row.installed_by,
             installed_at: row.installed_at,
             uninstalled_at: row.uninstalled_at,
+            bot_token_generation: row.bot_token_generation,
+            bot_refresh_lock_until: row.bot_refresh_lock_until,
         }))
     }
 
-    /// Stores a refreshed bot token pair and releases the refresh lock.
-    pub async fn store_bot_tokens(
+    /// Takes the next `conversations.history` call of the workspace's
+    /// budget: `Ok(None)` when it is ours now (the one after it is then not
+    /// before `next`), else when the budget allows the next one. Several
+    /// processes share the budget through the row.
+    pub async fn take_history_call(
         &self,
         team_id: &str,
-        grant: &TokenGrant,
         now: DateTime<Utc>,
+        next: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let row: Option<(Option<DateTime<Utc>>, bool)> = on_db!(self, |pool| sqlx::query_as(
+            "UPDATE workspaces SET history_next_at = CASE
+                 WHEN history_next_at IS NULL OR history_next_at <= $2 THEN $3
+                 ELSE history_next_at END
+             WHERE team_id = $1
+             RETURNING history_next_at, history_next_at = $3"
+        )
+        .bind(team_id)
+        .bind(stamp(now))
+        .bind(stamp(next))
+        .fetch_optional(pool)
+        .await)?;
+        Ok(match row {
+            // An unknown workspace has no budget to keep: the look-up itself
+            // will say what Slack thinks.
+            None | Some((_, true)) => None,
+            Some((at, false)) => at,
+        })
+    }
+
+    /// Slack said the workspace's history is rate limited until `until`.
+    pub async fn defer_history_calls(
+        &self,
+        team_id: &str,
+        until: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let access = self.seal(&grant.access_token, &bot_context(team_id, "access"));
-        let refresh = grant
-            .refresh_token
-            .as_ref()
-            .map(|r| self.seal(r, &bot_context(team_id, "refresh")));
         on_db!(self, |pool| sqlx::query(
-            "UPDATE workspaces SET bot_access_token = $2,
-                 bot_refresh_token = COALESCE($3, bot_refresh_token),
-                 bot_token_expires_at = $4, bot_refresh_lock_until = NULL, updated_at = $5
-             WHERE team_id = $1"
+            "UPDATE workspaces SET history_next_at = $2
+             WHERE team_id = $1 AND (history_next_at IS NULL OR history_next_at < $2)"
         )
         .bind(team_id)
-        .bind(access)
-        .bind(refresh)
-        .bind(grant.expires_at.map(stamp))
-        .bind(stamp(now))
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
-        Ok(())
-    }
-
-    /// The bot-token twin of [`Store::lock_user_refresh`].
-    pub async fn lock_bot_refresh(
-        &self,
-        team_id: &str,
-        now: DateTime<Utc>,
-        lock_until: DateTime<Utc>,
-        refresh_before: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let locked = on_db!(self, |pool| sqlx::query(
-            "UPDATE workspaces SET bot_refresh_lock_until = $3
-             WHERE team_id = $1 AND bot_refresh_token IS NOT NULL
-               AND (bot_token_expires_at IS NULL OR bot_token_expires_at <= $4)
-               AND (bot_refresh_lock_until IS NULL OR bot_refresh_lock_until <= $2)"
-        )
-        .bind(team_id)
-        .bind(stamp(now))
-        .bind(stamp(lock_until))
-        .bind(stamp(refresh_before))
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected() == 1))?;
-        Ok(locked)
-    }
-
-    pub async fn unlock_bot_refresh(&self, team_id: &str) -> Result<(), StoreError> {
-        on_db!(self, |pool| sqlx::query(
-            "UPDATE workspaces SET bot_refresh_lock_until = NULL WHERE team_id = $1"
-        )
-        .bind(team_id)
+        .bind(stamp(until))
         .execute(pool)
         .await
         .map(|r| r.rows_affected()))?;

@@ -33,9 +33,10 @@ on_both_backends! {
         let claimed = h.store.claim_due(&claim_at(due, Duration::seconds(30))).await.expect("claim");
         assert_eq!(claimed.len(), 1);
         let ts = h.slack
-            .post_message(&SecretString::from(tokens.user_access.clone()), &alice.team_id, GENERAL, &claimed[0].text, id)
+            .post_message(&SecretString::from(tokens.user_access.clone()), &alice.team_id, GENERAL, &claimed[0].text, Some(id))
             .await
-            .expect("the crashed runner's post reached Slack");
+            .expect("the crashed runner's post reached Slack")
+            .ts;
         assert_eq!(h.message(id).await.status, MessageStatus::Sending);
 
         let report = h.cycle_at(due + Duration::seconds(31)).await;
@@ -148,9 +149,12 @@ on_both_backends! {
         h.store.execute_raw(&trigger).await.expect("trigger installed");
 
         let report = h.cycle_at(due + Duration::seconds(1)).await;
-        let batch = &report.batch_reports[0];
-        assert_eq!((report.sent, batch.fallback_rows, batch.unwritten_rows), (20, 19, 1));
-        assert_eq!(batch.db_statements, 1 + 1 + 20, "claim, the failed bulk write, one write per row");
+        assert_eq!((report.sent, report.fallback_rows, report.unwritten_rows), (20, 19, 1));
+        assert_eq!(
+            report.db_statements,
+            report.claims as u64 + 1 + 20,
+            "the claim, the failed bulk write, one write per row"
+        );
         for m in h.store.all_messages().await.expect("read") {
             let expected = if m.id == poisoned { MessageStatus::Sending } else { MessageStatus::Sent };
             assert_eq!(m.status, expected, "message {}", m.id);
@@ -179,7 +183,7 @@ on_both_backends! {
         let due = h.message(id).await.due_at;
         h.store.claim_due(&claim_at(due, Duration::seconds(30))).await.expect("claim");
         h.slack
-            .post_message(&SecretString::from(tokens.user_access.clone()), &alice.team_id, GENERAL, "maybe posted", id)
+            .post_message(&SecretString::from(tokens.user_access.clone()), &alice.team_id, GENERAL, "maybe posted", Some(id))
             .await
             .expect("the crashed runner's post");
         h.sim.add_fault(Fault::new("conversations.history", FaultKind::RateLimited { retry_after_secs: 30 }).times(1));

@@ -102,12 +102,15 @@ on_both_backends! {
         let claim = ClaimRequest { now: now + chrono::Duration::seconds(12), limit: 8, lease_until: now + chrono::Duration::minutes(5),
             claim_token: "c".into(), refresh_before: now, refresh_lock_until: now };
         let claimed = store.claim_due(&claim).await.expect("claim");
-        let outcomes: Vec<_> = claimed.iter().enumerate().map(|(i, m)| slack_scheduler::domain::Outcome {
-            id: m.id, attempts: 1,
-            kind: if i % 2 == 0 { slack_scheduler::domain::OutcomeKind::Sent { ts: "1.1".into(), at: now } }
-                  else { slack_scheduler::domain::OutcomeKind::Failed { reason: "is_archived".into() } },
+        let outcomes: Vec<_> = claimed.iter().enumerate().map(|(i, m)| slack_scheduler::store::OutcomeRecord {
+            outcome: slack_scheduler::domain::Outcome {
+                id: m.id, attempts: 1,
+                kind: if i % 2 == 0 { slack_scheduler::domain::OutcomeKind::Sent { ts: "1.1".into(), at: now } }
+                      else { slack_scheduler::domain::OutcomeKind::Failed { reason: "is_archived".into() } },
+            },
+            claim_token: m.claim_token.clone(),
         }).collect();
-        store.record_outcomes(&outcomes[..6], "c", now).await;
+        store.record_outcomes(&outcomes[..6], now).await;
         let last = batch.len() as i64;
         let ids: Vec<i64> = store.all_messages().await.expect("read").iter().map(|m| m.id).collect();
         store.cancel_message(ids[20], alice.id, now).await.expect("cancel");

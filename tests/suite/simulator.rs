@@ -36,6 +36,36 @@ fn api(sim: &Simulator) -> SlackApi {
     SlackApi::new(&sim.api_url(), Duration::from_secs(1)).expect("client")
 }
 
+/// One page of a channel's history since `oldest`, newest first.
+trait HistoryForTest {
+    async fn history_since_for_test(
+        &self,
+        token: &SecretString,
+        channel: &str,
+        oldest: chrono::DateTime<Utc>,
+    ) -> Result<Vec<slack_scheduler::slack::HistoryMessage>, SlackError>;
+}
+
+impl HistoryForTest for SlackApi {
+    async fn history_since_for_test(
+        &self,
+        token: &SecretString,
+        channel: &str,
+        oldest: chrono::DateTime<Utc>,
+    ) -> Result<Vec<slack_scheduler::slack::HistoryMessage>, SlackError> {
+        let request = slack_scheduler::slack::HistoryRequest {
+            channel_id: channel,
+            oldest,
+            latest: None,
+            cursor: None,
+            limit: 15,
+        };
+        self.history_page(token, TEAM, &request)
+            .await
+            .map(|page| page.messages)
+    }
+}
+
 fn secret(s: &str) -> SecretString {
     SecretString::from(s.to_owned())
 }
@@ -96,7 +126,7 @@ async fn code_grant_installs_and_refresh_tokens_rotate_once() {
             TEAM,
             GENERAL,
             "with the new token",
-            1,
+            Some(1),
         )
         .await;
     assert!(ts.is_ok(), "{ts:?}");
@@ -146,21 +176,23 @@ async fn access_tokens_expire_and_revoked_ones_are_refused() {
     let tokens = sim.install(TEAM, ALICE);
     let api = api(&sim);
     let token = secret(&tokens.user_access);
-    api.post_message(&token, TEAM, GENERAL, "fresh", 1)
+    api.post_message(&token, TEAM, GENERAL, "fresh", Some(1))
         .await
         .expect("fresh token posts");
     sim.expire_access_tokens(Some(ALICE));
     assert_eq!(
-        api.post_message(&token, TEAM, GENERAL, "stale", 2).await,
+        api.post_message(&token, TEAM, GENERAL, "stale", Some(2))
+            .await,
         Err(SlackError::api("token_expired"))
     );
     sim.revoke_tokens(ALICE);
     assert_eq!(
-        api.post_message(&token, TEAM, GENERAL, "revoked", 3).await,
+        api.post_message(&token, TEAM, GENERAL, "revoked", Some(3))
+            .await,
         Err(SlackError::api("token_revoked"))
     );
     assert_eq!(
-        api.post_message(&secret("xoxp-unknown"), TEAM, GENERAL, "x", 4)
+        api.post_message(&secret("xoxp-unknown"), TEAM, GENERAL, "x", Some(4))
             .await,
         Err(SlackError::api("invalid_auth"))
     );
@@ -172,23 +204,23 @@ async fn posting_follows_channel_membership_and_state() {
     let bob = secret(&sim.install(TEAM, BOB).user_access);
     let api = api(&sim);
     assert_eq!(
-        api.post_message(&bob, TEAM, RANDOM, "x", 1).await,
+        api.post_message(&bob, TEAM, RANDOM, "x", Some(1)).await,
         Err(SlackError::api("not_in_channel"))
     );
     assert_eq!(
-        api.post_message(&bob, TEAM, OLD, "x", 2).await,
+        api.post_message(&bob, TEAM, OLD, "x", Some(2)).await,
         Err(SlackError::api("is_archived"))
     );
     assert_eq!(
-        api.post_message(&bob, TEAM, "C9999", "x", 3).await,
+        api.post_message(&bob, TEAM, "C9999", "x", Some(3)).await,
         Err(SlackError::api("channel_not_found"))
     );
     assert_eq!(
-        api.post_message(&bob, TEAM, GENERAL, " ", 4).await,
+        api.post_message(&bob, TEAM, GENERAL, " ", Some(4)).await,
         Err(SlackError::api("no_text"))
     );
     let ts = api
-        .post_message(&bob, TEAM, GENERAL, "hello", 5)
+        .post_message(&bob, TEAM, GENERAL, "hello", Some(5))
         .await
         .expect("posted");
     let posted = sim.messages(Some(GENERAL));
@@ -199,7 +231,7 @@ async fn posting_follows_channel_membership_and_state() {
             posted[0].user.as_str(),
             posted[0].text.as_str()
         ),
-        (ts.as_str(), BOB, "hello")
+        (ts.ts.as_str(), BOB, "hello")
     );
 }
 
@@ -209,12 +241,12 @@ async fn posts_carry_metadata_that_history_returns() {
     let alice = secret(&sim.install(TEAM, ALICE).user_access);
     let api = api(&sim);
     let since = Utc::now() - chrono::Duration::seconds(1);
-    api.post_message(&alice, TEAM, GENERAL, "tagged <b> & co", 42)
+    api.post_message(&alice, TEAM, GENERAL, "tagged <b> & co", Some(42))
         .await
         .expect("posted");
     sim.post_as(GENERAL, BOB, "typed by hand");
     let history = api
-        .history_since(&alice, TEAM, GENERAL, since, 2)
+        .history_since_for_test(&alice, GENERAL, since)
         .await
         .expect("history");
     assert_eq!(history.len(), 2);
@@ -243,7 +275,7 @@ async fn posts_carry_metadata_that_history_returns() {
     // Only messages newer than `oldest` are returned.
     let later = Utc::now() + chrono::Duration::seconds(1);
     assert!(
-        api.history_since(&alice, TEAM, GENERAL, later, 1)
+        api.history_since_for_test(&alice, GENERAL, later)
             .await
             .expect("history")
             .is_empty()
@@ -299,25 +331,25 @@ async fn injected_faults_reach_the_client_as_slack_sends_them() {
     );
     sim.add_fault(Fault::new("chat.postMessage", FaultKind::Hang { millis: 1_500 }).times(1));
     assert_eq!(
-        api.post_message(&alice, TEAM, GENERAL, "a", 1).await,
+        api.post_message(&alice, TEAM, GENERAL, "a", Some(1)).await,
         Err(SlackError::api("internal_error"))
     );
     assert_eq!(
-        api.post_message(&alice, TEAM, GENERAL, "b", 2).await,
+        api.post_message(&alice, TEAM, GENERAL, "b", Some(2)).await,
         Err(SlackError::Http { status: 503 })
     );
     assert_eq!(
-        api.post_message(&alice, TEAM, GENERAL, "c", 3).await,
+        api.post_message(&alice, TEAM, GENERAL, "c", Some(3)).await,
         Err(SlackError::RateLimited {
             retry_after: Some(Duration::from_secs(7))
         })
     );
     assert_eq!(
-        api.post_message(&alice, TEAM, GENERAL, "d", 4).await,
+        api.post_message(&alice, TEAM, GENERAL, "d", Some(4)).await,
         Err(SlackError::Timeout(Duration::from_secs(1)))
     );
     assert!(
-        api.post_message(&alice, TEAM, GENERAL, "e", 5)
+        api.post_message(&alice, TEAM, GENERAL, "e", Some(5))
             .await
             .is_ok(),
         "faults were used up"
@@ -339,7 +371,7 @@ async fn injected_faults_reach_the_client_as_slack_sends_them() {
         .after_effect(),
     );
     assert_eq!(
-        api.post_message(&alice, TEAM, GENERAL, "f", 6).await,
+        api.post_message(&alice, TEAM, GENERAL, "f", Some(6)).await,
         Err(SlackError::api("fatal_error"))
     );
     assert_eq!(
@@ -372,23 +404,23 @@ async fn a_channel_rate_limit_answers_429_with_retry_after() {
     let alice = secret(&sim.install(TEAM, ALICE).user_access);
     let api = api(&sim);
     assert!(
-        api.post_message(&alice, TEAM, GENERAL, "1", 1)
+        api.post_message(&alice, TEAM, GENERAL, "1", Some(1))
             .await
             .is_ok()
     );
     assert!(
-        api.post_message(&alice, TEAM, GENERAL, "2", 2)
+        api.post_message(&alice, TEAM, GENERAL, "2", Some(2))
             .await
             .is_ok()
     );
     assert_eq!(
-        api.post_message(&alice, TEAM, GENERAL, "3", 3).await,
+        api.post_message(&alice, TEAM, GENERAL, "3", Some(3)).await,
         Err(SlackError::RateLimited {
             retry_after: Some(Duration::from_secs(1))
         })
     );
     assert!(
-        api.post_message(&alice, TEAM, RANDOM, "other channel", 4)
+        api.post_message(&alice, TEAM, RANDOM, "other channel", Some(4))
             .await
             .is_ok()
     );
@@ -402,12 +434,12 @@ async fn history_has_its_own_rate_limit() {
     let api = api(&sim);
     let since = Utc::now();
     assert!(
-        api.history_since(&alice, TEAM, GENERAL, since, 1)
+        api.history_since_for_test(&alice, GENERAL, since)
             .await
             .is_ok()
     );
     assert!(matches!(
-        api.history_since(&alice, TEAM, GENERAL, since, 1).await,
+        api.history_since_for_test(&alice, GENERAL, since).await,
         Err(SlackError::RateLimited {
             retry_after: Some(_)
         })
@@ -433,8 +465,12 @@ async fn a_post_is_judged_by_ok_and_ts_not_by_the_rest_of_the_answer() {
         .after_effect(),
     );
     assert_eq!(
-        api.post_message(&alice, TEAM, GENERAL, "minimal", 1).await,
-        Ok("1700000000.000100".into())
+        api.post_message(&alice, TEAM, GENERAL, "minimal", Some(1))
+            .await,
+        Ok(slack_scheduler::slack::Posted {
+            ts: "1700000000.000100".into(),
+            metadata_kept: false
+        })
     );
     // A proxy's HTML page says nothing about the post: in doubt, not sent.
     sim.add_fault(
@@ -450,7 +486,7 @@ async fn a_post_is_judged_by_ok_and_ts_not_by_the_rest_of_the_answer() {
         .after_effect(),
     );
     let answer = api
-        .post_message(&alice, TEAM, GENERAL, "behind a proxy", 2)
+        .post_message(&alice, TEAM, GENERAL, "behind a proxy", Some(2))
         .await;
     assert!(
         matches!(&answer, Err(err) if err.class() == slack_scheduler::slack::ErrorClass::Ambiguous),

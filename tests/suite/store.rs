@@ -4,7 +4,8 @@ use chrono::{Duration, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use slack_scheduler::domain::{MessageStatus, Outcome, OutcomeKind};
 use slack_scheduler::store::{
-    Backend, ClaimRequest, InsertError, Installation, TokenGrant, TokenStatus,
+    Backend, ClaimRequest, InsertError, Installation, OutcomeRecord, RefreshTake, TokenGrant,
+    TokenOwner, TokenStatus,
 };
 
 use crate::common::harness::new_message;
@@ -47,9 +48,17 @@ on_both_backends! {
         let workspace = store.workspace("T1").await.expect("read").expect("present");
         assert_eq!(workspace.team_name, "Acme");
         assert_eq!(workspace.bot.expect("bot token").access_token.expose_secret(), "xoxb-secret-bot");
-        assert!(store.lock_bot_refresh("T1", now, now + Duration::seconds(30), now + Duration::days(1)).await.expect("lock"));
-        assert!(!store.lock_bot_refresh("T1", now, now + Duration::seconds(30), now + Duration::days(1)).await.expect("second lock"));
-        store.store_bot_tokens("T1", &grant("xoxb-rotated", "xoxe-bot-2", 720), now).await.expect("rotate bot");
+        let bot = TokenOwner::Bot { team_id: "T1".into() };
+        let lease = now + Duration::seconds(30);
+        let RefreshTake::Taken(right) = store.take_refresh_right(&bot, Some(1), now, lease).await.expect("take") else {
+            panic!("the bot's refresh right is free");
+        };
+        assert_eq!((right.generation, right.refresh_token.expose_secret()), (1, "xoxe-bot-refresh"));
+        assert!(matches!(store.take_refresh_right(&bot, Some(1), now, lease).await.expect("again"), RefreshTake::Busy { generation: 1 }));
+        assert!(store.renew_refresh_right(&bot, 1, lease + Duration::seconds(30)).await.expect("renew"));
+        assert!(store.store_refreshed_pair(&bot, 1, &grant("xoxb-rotated", "xoxe-bot-2", 720), now).await.expect("rotate bot"));
+        assert!(!store.store_refreshed_pair(&bot, 1, &grant("xoxb-stale", "xoxe-bot-x", 720), now).await.expect("stale"),
+            "a second result for the same generation is refused");
         assert_eq!(
             store.workspace("T1").await.expect("read").and_then(|w| w.bot).expect("bot").access_token.expose_secret(),
             "xoxb-rotated"
@@ -95,22 +104,39 @@ on_both_backends! {
 
         // Outcomes are written back.
         let sent = Outcome { id, attempts: 1, kind: OutcomeKind::Sent { ts: "1.000200".into(), at: due } };
-        let report = store.record_outcomes(&[sent], &request.claim_token, due).await;
+        let stale = OutcomeRecord { outcome: sent.clone(), claim_token: "another claim".into() };
+        store.record_outcomes(&[stale], due).await;
+        assert_eq!(store.message(id).await.expect("read").expect("row").status, MessageStatus::Sending,
+            "a claim that lost the row writes nothing");
+        let sent = OutcomeRecord { outcome: sent, claim_token: claimed[0].claim_token.clone() };
+        let report = store.record_outcomes(&[sent], due).await;
         assert_eq!((report.statements, report.fallback_rows, report.unwritten.len()), (1, 0, 0));
         let message = store.message(id).await.expect("read").expect("row");
         assert_eq!((message.status, message.slack_ts.as_deref(), message.wake_at), (MessageStatus::Sent, Some("1.000200"), None));
 
-        // Refresh rights and rotation.
-        let later = now + Duration::hours(23);
-        assert!(store.lock_user_refresh(author.id, now, now + Duration::seconds(30), later).await.expect("lock"));
-        assert!(!store.lock_user_refresh(author.id, now, now + Duration::seconds(30), later).await.expect("held"));
-        store.store_user_tokens(&author, &grant("xoxp-2", "xoxe-user-2", 720), now).await.expect("rotate");
-        let creds = store.user_by_id(author.id).await.expect("read").and_then(|u| u.credentials).expect("creds");
-        assert_eq!(creds.refresh_token.expect("refresh").expose_secret(), "xoxe-user-2");
-        store.invalidate_user_credentials(author.id, "token_revoked", now).await.expect("invalidate");
+        // Refresh rights and rotation, guarded by the pair's generation.
+        let owner = TokenOwner::User { id: author.id, team_id: "T1".into(), user_id: "U1".into() };
+        let generation = store.user_by_id(author.id).await.expect("read").expect("row").token_generation;
+        let RefreshTake::Taken(right) = store.take_refresh_right(&owner, Some(generation), now, lease).await.expect("take") else {
+            panic!("the user's refresh right is free");
+        };
+        assert_eq!(right.refresh_token.expose_secret(), "xoxe-user-1");
+        assert!(matches!(store.take_refresh_right(&owner, Some(generation), now, lease).await.expect("held"), RefreshTake::Busy { .. }));
+        assert!(store.store_refreshed_pair(&owner, generation, &grant("xoxp-2", "xoxe-user-2", 720), now).await.expect("rotate"));
+        let user = store.user_by_id(author.id).await.expect("read").expect("row");
+        assert_eq!(user.token_generation, generation + 1);
+        assert_eq!(user.credentials.expect("creds").refresh_token.expect("refresh").expose_secret(), "xoxe-user-2");
+        assert!(!store.refuse_pair(&owner, generation, "invalid_refresh_token", now).await.expect("stale refusal"),
+            "a refusal of the replaced pair leaves the new one alone");
+        assert!(store.refuse_pair(&owner, generation + 1, "token_revoked", now).await.expect("refuse"));
         let user = store.user_by_id(author.id).await.expect("read").expect("row");
         assert_eq!((user.token_status, user.token_problem.as_deref()), (TokenStatus::Invalid, Some("token_revoked")));
         assert!(user.credentials.is_none());
+        // A revocation sent before the user reconnected leaves the new pair alone.
+        let sent_before = Utc::now();
+        store.connect_user("T1", "U1", &grant("xoxp-3", "xoxe-user-3", 720), sent_before + Duration::seconds(1)).await.expect("reconnect");
+        assert!(!store.revoke_user_tokens(author.id, "tokens_revoked", sent_before, Utc::now()).await.expect("late event"));
+        assert_eq!(store.user_by_id(author.id).await.expect("read").expect("row").token_status, TokenStatus::Active);
         store.ping().await.expect("ping");
     }
 }

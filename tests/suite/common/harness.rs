@@ -10,6 +10,7 @@ use slack_scheduler::scheduler::{CycleReport, Scheduler, Settings};
 use slack_scheduler::sim::{SimSettings, Simulator};
 use slack_scheduler::slack::{SlackApi, SlackOAuth};
 use slack_scheduler::store::{Author, MessageRecord, NewMessage, Store, TokenGrant};
+use slack_scheduler::tokens::Refresher;
 use tokio_util::sync::CancellationToken;
 
 use super::TestDb;
@@ -47,6 +48,9 @@ pub fn test_settings() -> Settings {
         retry_base: Duration::from_secs(5),
         retry_cap: Duration::from_secs(30),
         slack_timeout: Duration::from_secs(2),
+        // Drains in tests are small: every outcome is in hand long before
+        // this, so each drain writes in as few statements as it can.
+        flush_interval: Duration::from_secs(2),
         ..Settings::default()
     }
 }
@@ -68,7 +72,8 @@ impl Harness {
 
     /// Another runner on the same simulator and database (a second process).
     pub fn runner(&self, store: Store, settings: Settings) -> Scheduler {
-        Scheduler::new(&store, self.slack.clone(), self.oauth.clone(), settings)
+        let refresher = Refresher::new(store.clone(), self.oauth.clone(), settings.refresh_lock);
+        Scheduler::new(&store, self.slack.clone(), refresher, settings)
     }
 
     fn around(sim: Simulator, cipher: TokenCipher, store: Store, settings: Settings) -> Self {
@@ -82,7 +87,8 @@ impl Harness {
             "http://127.0.0.1:9/slack/oauth/callback",
         )
         .expect("oauth client");
-        let scheduler = Scheduler::new(&store, slack.clone(), oauth.clone(), settings.clone());
+        let refresher = Refresher::new(store.clone(), oauth.clone(), settings.refresh_lock);
+        let scheduler = Scheduler::new(&store, slack.clone(), refresher, settings.clone());
         Self {
             sim,
             cipher,

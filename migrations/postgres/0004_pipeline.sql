@@ -1,0 +1,25 @@
+-- What the delivery pipeline needs besides the core.
+
+-- Every token pair a user's row receives (install, reconnect, refresh) gets
+-- the next generation, and the time it was granted. A write based on an
+-- older read (a refresh that raced a reconnect, a refusal of a token that
+-- was replaced meanwhile, a late `tokens_revoked`) can then tell it is stale
+-- and leave the newer pair alone.
+ALTER TABLE users ADD COLUMN token_generation BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN token_granted_at TIMESTAMPTZ;
+ALTER TABLE workspaces ADD COLUMN bot_token_generation BIGINT NOT NULL DEFAULT 0;
+
+-- The workspace's `conversations.history` budget: the earliest time the next
+-- look-up may be made (Slack allows apps outside the Marketplace one a minute).
+ALTER TABLE workspaces ADD COLUMN history_next_at TIMESTAMPTZ;
+
+-- Since when a message may already have been posted (its lease ran out while
+-- it was being sent, or Slack answered ambiguously). The look-up for it is
+-- bounded by this time, and after SCHEDULER_VERIFY_WAIT_SECS it is posted
+-- again rather than waiting for ever.
+ALTER TABLE scheduled_messages ADD COLUMN in_doubt_since TIMESTAMPTZ;
+
+-- Who holds a refresh right (a random token per taking), so that two
+-- takers can tell whose it is even when their leases end at the same instant.
+ALTER TABLE users ADD COLUMN refresh_lock_owner TEXT;
+ALTER TABLE workspaces ADD COLUMN bot_refresh_lock_owner TEXT;
