@@ -155,6 +155,21 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..=100), global = true)]
     pub scheduler_max_attempts: u32,
 
+    /// Seconds an in-doubt message may wait for its history look-up before it is posted again.
+    #[arg(long, env = "SCHEDULER_VERIFY_WAIT_SECS", default_value_t = 900,
+          value_parser = clap::value_parser!(u64).range(0..=86_400), global = true)]
+    pub scheduler_verify_wait_secs: u64,
+
+    /// `conversations.history` calls a minute per workspace (1 outside Slack's Marketplace).
+    #[arg(long, env = "SLACK_HISTORY_PER_MINUTE", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=1_000), global = true)]
+    pub slack_history_per_minute: u32,
+
+    /// Messages a `conversations.history` page holds (15 outside Slack's Marketplace).
+    #[arg(long, env = "SLACK_HISTORY_PAGE", default_value_t = 15,
+          value_parser = clap::value_parser!(u32).range(1..=999), global = true)]
+    pub slack_history_page: u32,
+
     /// Tracing filter, e.g. `info` or `slack_scheduler=debug`.
     #[arg(long, env = "RUST_LOG", default_value = "info", global = true)]
     pub rust_log: String,
@@ -201,6 +216,9 @@ impl Config {
             batch_size: self.scheduler_batch_size,
             concurrency: self.scheduler_concurrency as usize,
             max_attempts: self.scheduler_max_attempts,
+            verify_wait: Duration::from_secs(self.scheduler_verify_wait_secs),
+            history_per_window: self.slack_history_per_minute,
+            history_page: self.slack_history_page,
             ..crate::scheduler::Settings::default()
         }
     }
@@ -231,6 +249,14 @@ mod tests {
         assert_eq!(cli.config.scheduler_batch_size, 1000);
         assert_eq!(cli.config.scheduler_concurrency, 256);
         assert_eq!(cli.config.scheduler_max_attempts, 5);
+        assert_eq!(cli.config.scheduler_verify_wait_secs, 900);
+        assert_eq!(
+            (
+                cli.config.slack_history_per_minute,
+                cli.config.slack_history_page
+            ),
+            (1, 15)
+        );
         assert_eq!(cli.config.bind_addr.to_string(), "127.0.0.1:3000");
     }
 

@@ -23,3 +23,16 @@ ALTER TABLE scheduled_messages ADD COLUMN in_doubt_since TIMESTAMPTZ;
 -- takers can tell whose it is even when their leases end at the same instant.
 ALTER TABLE users ADD COLUMN refresh_lock_owner TEXT;
 ALTER TABLE workspaces ADD COLUMN bot_refresh_lock_owner TEXT;
+
+-- Each conversation's posting pace, shared by every process on the
+-- database: the theoretical arrival time of its next post (a generic cell
+-- rate). The claim gives each message its turn from it, so one channel
+-- gets about one post a second however many processes post into it.
+-- (SQLite serves one process, which keeps the pace in memory.)
+CREATE TABLE conversation_pace (
+    team_id     TEXT NOT NULL,
+    channel_id  TEXT NOT NULL,
+    tat         TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (team_id, channel_id)
+);
+CREATE INDEX conversation_pace_tat ON conversation_pace (tat);

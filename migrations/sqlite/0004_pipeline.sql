@@ -23,3 +23,6 @@ ALTER TABLE scheduled_messages ADD COLUMN in_doubt_since TEXT;
 -- takers can tell whose it is even when their leases end at the same instant.
 ALTER TABLE users ADD COLUMN refresh_lock_owner TEXT;
 ALTER TABLE workspaces ADD COLUMN bot_refresh_lock_owner TEXT;
+
+-- PostgreSQL keeps each conversation's posting pace in a table shared by
+-- its processes; SQLite serves one process, which keeps the pace in memory.

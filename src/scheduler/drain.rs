@@ -135,6 +135,8 @@ impl Drain {
             claim_token: hex::encode(rand::random::<[u8; 12]>()),
             refresh_before: now + span(settings.refresh_margin),
             refresh_lock_until: now + span(settings.refresh_lock),
+            pace_interval: span(self.shared.pacer.interval()),
+            pace_tolerance: span(self.shared.pacer.tolerance()),
         }
     }
 }

@@ -60,14 +60,20 @@ pub(super) fn route(drain: &Arc<Drain>, claimed: Vec<ClaimedMessage>) {
 /// beyond the pacing budget sends it back to wait for it.
 pub(super) fn enqueue(drain: &Arc<Drain>, message: ClaimedMessage) {
     let now = Instant::now();
-    // A message back at the turn that was kept for it goes without queueing again.
+    let pacer = &drain.shared.pacer;
     let turn = if message.last_reason.as_deref() == Some(PACED) {
+        // Back at the turn that was kept for it: no queueing again.
         Turn::At(now)
+    } else if let Some(turn_at) = message.turn_at {
+        // The database keeps the pace (several processes share it).
+        let wait = (turn_at - drain.clock.now()).to_std().unwrap_or_default();
+        if pacer.within_budget(wait) {
+            Turn::At(now + wait)
+        } else {
+            Turn::Later(wait)
+        }
     } else {
-        drain
-            .shared
-            .pacer
-            .reserve(&message.author.team_id, &message.channel_id, now)
+        pacer.reserve(&message.author.team_id, &message.channel_id, now)
     };
     let turn = match turn {
         Turn::At(at) => at,

@@ -25,6 +25,10 @@ pub struct ClaimRequest {
     pub refresh_before: DateTime<Utc>,
     /// How long a refresh right taken by the claim (PostgreSQL) lasts.
     pub refresh_lock_until: DateTime<Utc>,
+    /// A conversation's pace (PostgreSQL, shared by every process): one
+    /// post per `pace_interval`, running ahead by up to `pace_tolerance`.
+    pub pace_interval: chrono::Duration,
+    pub pace_tolerance: chrono::Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -51,6 +55,9 @@ pub struct ClaimedMessage {
     /// The claim that holds the row, and until when.
     pub claim_token: Arc<str>,
     pub lease_until: DateTime<Utc>,
+    /// The message's turn in its conversation, when the database keeps the
+    /// pace (PostgreSQL); `None` when the process does.
+    pub turn_at: Option<DateTime<Utc>>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -73,6 +80,7 @@ struct ClaimRow {
     token_status: Option<String>,
     token_generation: Option<i64>,
     refresh_lock_held: bool,
+    turn_at: Option<DateTime<Utc>>,
 }
 
 /// SQLite has no DML in CTEs, but RETURNING may hold scalar subqueries: each
@@ -99,13 +107,20 @@ RETURNING id, author_id, team_id, user_id, channel_id, text, due_at, attempts,
           (SELECT token_expires_at FROM users WHERE users.id = author_id) AS token_expires_at,
           (SELECT token_status FROM users WHERE users.id = author_id) AS token_status,
           (SELECT token_generation FROM users WHERE users.id = author_id) AS token_generation,
-          TRUE AS refresh_lock_held";
+          TRUE AS refresh_lock_held, NULL AS turn_at";
 
 /// SKIP LOCKED lets several runners claim side by side without waiting for
 /// or double-taking each other's rows. The same statement takes the refresh
 /// right for authors whose token is expiring (again skipping rows another
 /// runner holds, so two claims never wait on each other), which serializes
 /// refreshes across processes at no extra round trip.
+///
+/// It also gives each message its turn in its conversation from the shared
+/// pace (`conversation_pace`): the k messages of one conversation, in due
+/// order, get the next k turns of its cell rate (a burst of `tolerance`
+/// ahead, then one per `interval`). A message coming back at a turn kept
+/// for it (`reason = 'paced'`) takes none. Pace rows are upserted in a
+/// fixed order, so two claims never deadlock on them.
 const CLAIM_POSTGRES: &str = "
 WITH due AS (
     SELECT id FROM scheduled_messages
@@ -137,18 +152,38 @@ WITH due AS (
     ORDER BY u.id
     FOR UPDATE SKIP LOCKED
 ), refresh_locks AS (
-    UPDATE users AS u SET refresh_lock_until = $6
+    UPDATE users AS u SET refresh_lock_until = $6, refresh_lock_owner = $4
     FROM expiring
     WHERE u.id = expiring.id
     RETURNING u.id
+), ranked AS (
+    SELECT c.id, c.team_id, c.channel_id,
+           row_number() OVER (PARTITION BY c.team_id, c.channel_id ORDER BY c.due_at, c.id) - 1 AS pos,
+           count(*) OVER (PARTITION BY c.team_id, c.channel_id) AS n
+    FROM claimed AS c
+    WHERE c.reason IS DISTINCT FROM 'paced' AND NOT c.verify_before_post
+), paces AS (
+    INSERT INTO conversation_pace AS p (team_id, channel_id, tat)
+    SELECT team_id, channel_id, $1 + n * $7 * interval '1 millisecond'
+    FROM (SELECT DISTINCT team_id, channel_id, n FROM ranked) AS lanes
+    ORDER BY team_id, channel_id
+    ON CONFLICT (team_id, channel_id) DO UPDATE
+        SET tat = GREATEST(p.tat, $1) + (excluded.tat - $1)
+    RETURNING p.team_id, p.channel_id, p.tat
 )
 SELECT c.id, c.author_id, c.team_id, c.user_id, c.channel_id, c.text, c.due_at, c.attempts,
        c.first_claimed_at, c.verify_before_post, c.in_doubt_since, c.reason,
        u.access_token, u.refresh_token, u.token_expires_at, u.token_status, u.token_generation,
-       (rl.id IS NOT NULL) AS refresh_lock_held
+       (rl.id IS NOT NULL) AS refresh_lock_held,
+       CASE WHEN r.id IS NULL THEN NULL
+            ELSE GREATEST($1, pc.tat - (r.n - r.pos) * $7 * interval '1 millisecond'
+                              - $8 * interval '1 millisecond')
+       END AS turn_at
 FROM claimed AS c
 LEFT JOIN users AS u ON u.id = c.author_id
-LEFT JOIN refresh_locks AS rl ON rl.id = c.author_id";
+LEFT JOIN refresh_locks AS rl ON rl.id = c.author_id
+LEFT JOIN ranked AS r ON r.id = c.id
+LEFT JOIN paces AS pc ON pc.team_id = r.team_id AND pc.channel_id = r.channel_id";
 
 impl Store {
     /// Claims up to `limit` due messages, oldest first, in one statement.
@@ -176,6 +211,8 @@ impl Store {
                     .bind(&request.claim_token)
                     .bind(stamp(request.refresh_before))
                     .bind(stamp(request.refresh_lock_until))
+                    .bind(request.pace_interval.num_milliseconds())
+                    .bind(request.pace_tolerance.num_milliseconds())
                     .fetch_all(pool)
                     .await?
             }
@@ -238,6 +275,7 @@ impl Store {
             refresh_lock_held: row.refresh_lock_held,
             claim_token: claim_token.clone(),
             lease_until,
+            turn_at: row.turn_at,
         }
     }
 }

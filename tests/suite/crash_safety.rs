@@ -19,6 +19,8 @@ fn claim_at(now: chrono::DateTime<Utc>, lease: Duration) -> ClaimRequest {
         claim_token: "crashed-runner".into(),
         refresh_before: now,
         refresh_lock_until: now,
+        pace_interval: chrono::Duration::seconds(1),
+        pace_tolerance: chrono::Duration::zero(),
     }
 }
 

@@ -27,6 +27,8 @@ fn claim(now: chrono::DateTime<Utc>, limit: u32) -> ClaimRequest {
         claim_token: format!("claim-{}", rand::random::<u32>()),
         refresh_before: now + Duration::hours(2),
         refresh_lock_until: now + Duration::seconds(30),
+        pace_interval: chrono::Duration::seconds(1),
+        pace_tolerance: chrono::Duration::zero(),
     }
 }
 
