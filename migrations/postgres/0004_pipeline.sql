@@ -33,6 +33,8 @@ CREATE TABLE conversation_pace (
     team_id     TEXT NOT NULL,
     channel_id  TEXT NOT NULL,
     tat         TIMESTAMPTZ NOT NULL,
+    -- Turns the last claim took (the claim derives them from `tat` and this).
+    taken       INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (team_id, channel_id)
 );
 CREATE INDEX conversation_pace_tat ON conversation_pace (tat);

@@ -137,6 +137,7 @@ impl Drain {
             refresh_lock_until: now + span(settings.refresh_lock),
             pace_interval: span(self.shared.pacer.interval()),
             pace_tolerance: span(self.shared.pacer.tolerance()),
+            pace_budget: span(settings.pacing_budget),
         }
     }
 }

@@ -61,10 +61,7 @@ pub(super) fn route(drain: &Arc<Drain>, claimed: Vec<ClaimedMessage>) {
 pub(super) fn enqueue(drain: &Arc<Drain>, message: ClaimedMessage) {
     let now = Instant::now();
     let pacer = &drain.shared.pacer;
-    let turn = if message.last_reason.as_deref() == Some(PACED) {
-        // Back at the turn that was kept for it: no queueing again.
-        Turn::At(now)
-    } else if let Some(turn_at) = message.turn_at {
+    let turn = if let Some(turn_at) = message.turn_at {
         // The database keeps the pace (several processes share it).
         let wait = (turn_at - drain.clock.now()).to_std().unwrap_or_default();
         if pacer.within_budget(wait) {

@@ -6,9 +6,10 @@
 //! Each conversation's turns are kept as a generic cell rate (GCRA): a
 //! message gets the next free turn at routing time, in due order. A turn
 //! further away than the pacing budget is not waited for in memory: the
-//! message goes back to `pending` until its turn, which stays reserved for
-//! it, so the messages after it are spread by their place in the queue and
-//! the message, back at its turn, is posted without queueing again.
+//! message goes back to `pending` until about when its turn would come, its
+//! place in the queue spreading it from the others sent back, and is paced
+//! again when it returns (so however late it is claimed, a conversation
+//! never gets more than its burst at once).
 //!
 //! Slack's 429 does not say whether the conversation or the workspace is
 //! limited. A 429 cools down its conversation only; when three of a
@@ -40,6 +41,8 @@ pub(super) enum Turn {
 struct LanePace {
     /// The GCRA's theoretical arrival time of the next post.
     tat: Instant,
+    /// When the last message sent back to wait is due to return.
+    deferred_tail: Option<Instant>,
     cooldown_until: Option<Instant>,
 }
 
@@ -96,19 +99,21 @@ impl Pacer {
             .entry((team_id.to_owned(), channel_id.to_owned()))
             .or_insert(LanePace {
                 tat: now,
+                deferred_tail: None,
                 cooldown_until: None,
             });
         let mut turn = now.max(lane.tat.checked_sub(self.tolerance).unwrap_or(now));
         for hold in [lane.cooldown_until, team_hold].into_iter().flatten() {
             turn = turn.max(hold);
         }
-        lane.tat = lane.tat.max(turn) + self.interval;
-        let wait = turn.duration_since(now);
-        if wait <= self.budget {
-            Turn::At(turn)
-        } else {
-            Turn::Later(wait)
+        if turn.duration_since(now) <= self.budget {
+            lane.tat = lane.tat.max(turn) + self.interval;
+            return Turn::At(turn);
         }
+        // Sent back: no turn is taken, but its place in the queue is.
+        let back_at = lane.deferred_tail.map_or(turn, |tail| tail.max(turn));
+        lane.deferred_tail = Some(back_at + self.interval);
+        Turn::Later(back_at.duration_since(now))
     }
 
     /// Until when posts into `channel` must wait for a 429, if they must.
@@ -131,6 +136,7 @@ impl Pacer {
                 .entry((team_id.to_owned(), channel_id.to_owned()))
                 .or_insert(LanePace {
                     tat: now,
+                    deferred_tail: None,
                     cooldown_until: None,
                 });
             lane.cooldown_until = Some(lane.cooldown_until.map_or(until, |u| u.max(until)));
@@ -173,7 +179,11 @@ impl Pacer {
     /// the maps do not grow with every conversation ever posted to.
     pub(super) fn forget_idle(&self, now: Instant) {
         if let Ok(mut lanes) = self.lanes.lock() {
-            lanes.retain(|_, lane| lane.tat > now || lane.cooldown_until.is_some_and(|t| t > now));
+            lanes.retain(|_, lane| {
+                lane.tat > now
+                    || lane.deferred_tail.is_some_and(|t| t > now)
+                    || lane.cooldown_until.is_some_and(|t| t > now)
+            });
         }
         if let Ok(mut teams) = self.teams.lock() {
             teams.retain(|_, team| {
@@ -232,6 +242,9 @@ mod tests {
             pacer.reserve("T1", "C1", now),
             Turn::Later(Duration::from_secs(9))
         );
+        // Back at its time, a deferred message takes a turn like any other.
+        let later = now + Duration::from_secs(6);
+        assert_eq!(pacer.reserve("T1", "C1", later), Turn::At(later));
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub struct ClaimRequest {
     /// post per `pace_interval`, running ahead by up to `pace_tolerance`.
     pub pace_interval: chrono::Duration,
     pub pace_tolerance: chrono::Duration,
+    /// Turns further away than this are not taken.
+    pub pace_budget: chrono::Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -116,11 +118,14 @@ RETURNING id, author_id, team_id, user_id, channel_id, text, due_at, attempts,
 /// refreshes across processes at no extra round trip.
 ///
 /// It also gives each message its turn in its conversation from the shared
-/// pace (`conversation_pace`): the k messages of one conversation, in due
-/// order, get the next k turns of its cell rate (a burst of `tolerance`
-/// ahead, then one per `interval`). A message coming back at a turn kept
-/// for it (`reason = 'paced'`) takes none. Pace rows are upserted in a
-/// fixed order, so two claims never deadlock on them.
+/// pace (`conversation_pace`): the messages of one conversation, in due
+/// order, get the next turns of its cell rate (a burst of `tolerance` ahead,
+/// then one per `interval`). Only the turns within the pacing budget are
+/// taken; the messages after them are sent back until about their turn, and
+/// paced again when they return. The upsert computes how many turns it takes
+/// from the row as it finds it, under the row's lock, so two claims racing
+/// for one conversation take consecutive turns; rows are upserted in a fixed
+/// order, so they never deadlock.
 const CLAIM_POSTGRES: &str = "
 WITH due AS (
     SELECT id FROM scheduled_messages
@@ -159,31 +164,42 @@ WITH due AS (
 ), ranked AS (
     SELECT c.id, c.team_id, c.channel_id,
            row_number() OVER (PARTITION BY c.team_id, c.channel_id ORDER BY c.due_at, c.id) - 1 AS pos,
-           count(*) OVER (PARTITION BY c.team_id, c.channel_id) AS n
+           count(*) OVER (PARTITION BY c.team_id, c.channel_id) AS k
     FROM claimed AS c
-    WHERE c.reason IS DISTINCT FROM 'paced' AND NOT c.verify_before_post
+    WHERE NOT c.verify_before_post
 ), paces AS (
-    INSERT INTO conversation_pace AS p (team_id, channel_id, tat)
-    SELECT team_id, channel_id, $1 + n * $7 * interval '1 millisecond'
-    FROM (SELECT DISTINCT team_id, channel_id, n FROM ranked) AS lanes
+    INSERT INTO conversation_pace AS p (team_id, channel_id, tat, taken)
+    SELECT team_id, channel_id,
+           $1 + LEAST(k, (($9 + $8) / $7) + 1) * $7 * interval '1 microsecond',
+           LEAST(k, (($9 + $8) / $7) + 1)
+    FROM (SELECT DISTINCT team_id, channel_id, k FROM ranked) AS lanes
     ORDER BY team_id, channel_id
-    ON CONFLICT (team_id, channel_id) DO UPDATE
-        SET tat = GREATEST(p.tat, $1) + (excluded.tat - $1)
-    RETURNING p.team_id, p.channel_id, p.tat
+    ON CONFLICT (team_id, channel_id) DO UPDATE SET
+        taken = LEAST(excluded.taken, GREATEST(0, FLOOR(
+            (EXTRACT(EPOCH FROM ($1 - GREATEST(p.tat, $1))) * 1000000 + $9 + $8) / $7) + 1)),
+        tat = GREATEST(p.tat, $1) + LEAST(excluded.taken, GREATEST(0, FLOOR(
+            (EXTRACT(EPOCH FROM ($1 - GREATEST(p.tat, $1))) * 1000000 + $9 + $8) / $7) + 1))
+            * $7 * interval '1 microsecond'
+    RETURNING p.team_id, p.channel_id, p.tat - p.taken * $7 * interval '1 microsecond' AS tat0
+), turns AS (
+    SELECT r.id,
+           GREATEST($1, pc.tat0 + (r.pos * $7 - $8) * interval '1 microsecond') AS turn
+    FROM ranked AS r
+    JOIN paces AS pc ON pc.team_id = r.team_id AND pc.channel_id = r.channel_id
 )
 SELECT c.id, c.author_id, c.team_id, c.user_id, c.channel_id, c.text, c.due_at, c.attempts,
        c.first_claimed_at, c.verify_before_post, c.in_doubt_since, c.reason,
        u.access_token, u.refresh_token, u.token_expires_at, u.token_status, u.token_generation,
        (rl.id IS NOT NULL) AS refresh_lock_held,
-       CASE WHEN r.id IS NULL THEN NULL
-            ELSE GREATEST($1, pc.tat - (r.n - r.pos) * $7 * interval '1 millisecond'
-                              - $8 * interval '1 millisecond')
-       END AS turn_at
+       t.turn AS turn_at
 FROM claimed AS c
 LEFT JOIN users AS u ON u.id = c.author_id
 LEFT JOIN refresh_locks AS rl ON rl.id = c.author_id
-LEFT JOIN ranked AS r ON r.id = c.id
-LEFT JOIN paces AS pc ON pc.team_id = r.team_id AND pc.channel_id = r.channel_id";
+LEFT JOIN turns AS t ON t.id = c.id";
+
+fn micros(span: chrono::Duration) -> i64 {
+    span.num_microseconds().unwrap_or(i64::MAX).max(0)
+}
 
 impl Store {
     /// Claims up to `limit` due messages, oldest first, in one statement.
@@ -211,8 +227,9 @@ impl Store {
                     .bind(&request.claim_token)
                     .bind(stamp(request.refresh_before))
                     .bind(stamp(request.refresh_lock_until))
-                    .bind(request.pace_interval.num_milliseconds())
-                    .bind(request.pace_tolerance.num_milliseconds())
+                    .bind(micros(request.pace_interval).max(1))
+                    .bind(micros(request.pace_tolerance))
+                    .bind(micros(request.pace_budget))
                     .fetch_all(pool)
                     .await?
             }

@@ -21,6 +21,7 @@ fn claim_at(now: chrono::DateTime<Utc>, lease: Duration) -> ClaimRequest {
         refresh_lock_until: now,
         pace_interval: chrono::Duration::seconds(1),
         pace_tolerance: chrono::Duration::zero(),
+        pace_budget: chrono::Duration::seconds(20),
     }
 }
 

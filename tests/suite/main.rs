@@ -12,6 +12,7 @@ mod install;
 mod journey;
 mod logs;
 mod operator;
+mod pipeline;
 mod process;
 mod runners;
 mod signatures;

@@ -100,7 +100,7 @@ on_both_backends! {
         let batch: Vec<_> = (0..30).map(|i| new_message(if i % 3 == 0 { &bob } else { &alice }, "C1", &format!("m{i}"), now + chrono::Duration::seconds(i))).collect();
         store.insert_messages(&batch, now).await.expect("bulk");
         let claim = ClaimRequest { now: now + chrono::Duration::seconds(12), limit: 8, lease_until: now + chrono::Duration::minutes(5),
-            claim_token: "c".into(), refresh_before: now, refresh_lock_until: now, pace_interval: chrono::Duration::seconds(1), pace_tolerance: chrono::Duration::zero() };
+            claim_token: "c".into(), refresh_before: now, refresh_lock_until: now, pace_interval: chrono::Duration::seconds(1), pace_tolerance: chrono::Duration::zero(), pace_budget: chrono::Duration::seconds(20) };
         let claimed = store.claim_due(&claim).await.expect("claim");
         let outcomes: Vec<_> = claimed.iter().enumerate().map(|(i, m)| slack_scheduler::store::OutcomeRecord {
             outcome: slack_scheduler::domain::Outcome {

@@ -29,6 +29,7 @@ fn claim(now: chrono::DateTime<Utc>, limit: u32) -> ClaimRequest {
         refresh_lock_until: now + Duration::seconds(30),
         pace_interval: chrono::Duration::seconds(1),
         pace_tolerance: chrono::Duration::zero(),
+        pace_budget: chrono::Duration::seconds(20),
     }
 }
 
