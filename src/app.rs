@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::bot::Bot;
+use crate::clock::Clock;
 use crate::config::{Config, SlackCredentials};
 use crate::crypto::TokenCipher;
 use crate::homes::Homes;
@@ -96,7 +97,12 @@ impl Application {
             &config.api_base(),
             &format!("{public_url}/slack/oauth/callback"),
         )?;
-        let refresher = Refresher::new(store.clone(), oauth.clone(), settings.refresh_lock);
+        let refresher = Refresher::with_clock(
+            store.clone(),
+            oauth.clone(),
+            settings.refresh_lock,
+            Clock::system(),
+        );
         let homes = Arc::new(Homes::default());
         let scheduler = Arc::new(
             Scheduler::new(&store, slack.clone(), refresher.clone(), settings)

@@ -17,6 +17,7 @@
 
 pub mod app;
 pub mod bot;
+pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod demo;

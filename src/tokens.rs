@@ -17,6 +17,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures_util::future::{BoxFuture, FutureExt, Shared};
 
+use crate::clock::Clock;
 use crate::slack::SlackOAuth;
 use crate::store::{
     RefreshRight, RefreshTake, Store, TokenGrant, TokenOwner, TokenStatus, UserCredentials,
@@ -56,6 +57,8 @@ pub struct Refresher {
 
 struct Inner {
     oauth: SlackOAuth,
+    /// Leases are reckoned in the database's time.
+    clock: Arc<Clock>,
     /// How long a refresh right lasts without renewal.
     lease: Duration,
     inflight: Mutex<HashMap<TokenOwner, Inflight>>,
@@ -78,15 +81,26 @@ const STORE_RETRY_PAUSE: Duration = Duration::from_secs(2);
 
 impl Refresher {
     pub fn new(store: Store, oauth: SlackOAuth, lease: Duration) -> Self {
+        Self::with_clock(store, oauth, lease, Clock::system())
+    }
+
+    /// A refresher reckoning its leases with `clock` (shared with the
+    /// delivery cycle, which keeps it in step with the database).
+    pub fn with_clock(store: Store, oauth: SlackOAuth, lease: Duration, clock: Arc<Clock>) -> Self {
         Self {
             inner: Arc::new(Inner {
                 oauth,
+                clock,
                 lease,
                 inflight: Mutex::default(),
                 unsaved: Mutex::default(),
             }),
             store,
         }
+    }
+
+    pub fn clock(&self) -> Arc<Clock> {
+        self.inner.clock.clone()
     }
 
     /// The same refresher (one refresh per pair, one memory of unsaved
@@ -189,7 +203,7 @@ impl Inner {
         let deadline = tokio::time::Instant::now() + wait;
         let mut pause = Duration::from_millis(50);
         loop {
-            let now = Utc::now();
+            let now = self.clock.now();
             let take = store
                 .take_refresh_right(owner, Some(generation), now, now + self.lease())
                 .await;
@@ -222,7 +236,7 @@ impl Inner {
         right: RefreshRight,
     ) -> Refreshed {
         let kind = owner.kind();
-        let asked_at = Utc::now();
+        let asked_at = self.clock.now();
         let refresh = self.oauth.refresh(&right.refresh_token, asked_at);
         let answer = tokio::select! {
             answer = refresh => answer,
@@ -242,7 +256,7 @@ impl Inner {
                 telemetry::record_token_refresh(kind, "refused");
                 let reason = err.reason();
                 match store
-                    .refuse_pair(owner, right.generation, &reason, Utc::now())
+                    .refuse_pair(owner, right.generation, &reason, self.clock.now())
                     .await
                 {
                     Ok(true) => {
@@ -273,7 +287,8 @@ impl Inner {
         let every = self.lease / 3;
         loop {
             tokio::time::sleep(every).await;
-            let until = Utc::now() + chrono::Duration::from_std(self.lease).unwrap_or_default();
+            let until =
+                self.clock.now() + chrono::Duration::from_std(self.lease).unwrap_or_default();
             match store.renew_refresh_right(owner, generation, until).await {
                 Ok(true) => {}
                 // SQLite's single process takes no right in the database.

@@ -9,9 +9,14 @@ ALTER TABLE users ADD COLUMN token_generation BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN token_granted_at TIMESTAMPTZ;
 ALTER TABLE workspaces ADD COLUMN bot_token_generation BIGINT NOT NULL DEFAULT 0;
 
--- The workspace's `conversations.history` budget: the earliest time the next
--- look-up may be made (Slack allows apps outside the Marketplace one a minute).
-ALTER TABLE workspaces ADD COLUMN history_next_at TIMESTAMPTZ;
+-- Each workspace's `conversations.history` budget, shared by every process:
+-- the earliest time the next look-up may be made (Slack allows apps outside
+-- the Marketplace one a minute), and who took the last one.
+CREATE TABLE history_budget (
+    team_id     TEXT PRIMARY KEY,
+    next_at     TIMESTAMPTZ NOT NULL,
+    taker       TEXT NOT NULL
+);
 
 -- Since when a message may already have been posted (its lease ran out while
 -- it was being sent, or Slack answered ambiguously). The look-up for it is

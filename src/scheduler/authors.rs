@@ -11,7 +11,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::drain::Drain;
@@ -246,7 +245,7 @@ impl AuthorTokens {
             match drain
                 .shared
                 .store
-                .refuse_pair(&owner(message), slot.generation, reason, Utc::now())
+                .refuse_pair(&owner(message), slot.generation, reason, drain.clock.now())
                 .await
             {
                 Ok(_) => tracing::warn!(

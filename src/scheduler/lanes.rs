@@ -63,8 +63,9 @@ pub(super) fn enqueue(drain: &Arc<Drain>, message: ClaimedMessage) {
     let pacer = &drain.shared.pacer;
     let turn = if let Some(turn_at) = message.turn_at {
         // The database keeps the pace (several processes share it).
+        // The database decided which turns it took; its word stands.
         let wait = (turn_at - drain.clock.now()).to_std().unwrap_or_default();
-        if pacer.within_budget(wait) {
+        if message.turn_taken {
             Turn::At(now + wait)
         } else {
             Turn::Later(wait)

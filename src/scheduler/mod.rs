@@ -39,6 +39,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
+use crate::clock::Clock;
 use crate::slack::SlackApi;
 use crate::store::Store;
 use crate::tokens::Refresher;
@@ -192,6 +193,8 @@ pub(crate) struct Shared {
     status: Arc<SchedulerStatus>,
     wake: Arc<WakeSignal>,
     changes: Option<Arc<dyn AuthorChanges>>,
+    /// The database's time, in which every lease is reckoned.
+    clock: Arc<Clock>,
 }
 
 impl std::fmt::Debug for Scheduler {
@@ -223,6 +226,7 @@ impl Scheduler {
                 status: Arc::default(),
                 wake: Arc::default(),
                 changes: None,
+                clock: refresher.clock(),
             }),
         }
     }

@@ -84,11 +84,6 @@ impl Pacer {
         self.tolerance
     }
 
-    /// Whether a turn this far away is waited for in memory.
-    pub(super) fn within_budget(&self, wait: Duration) -> bool {
-        wait <= self.budget
-    }
-
     /// Takes the next turn of `channel` for one message.
     pub(super) fn reserve(&self, team_id: &str, channel_id: &str, now: Instant) -> Turn {
         let team_hold = self.team_hold(team_id, now);

@@ -59,7 +59,12 @@ pub(super) async fn deliver(drain: &Drain, item: &Item) -> Outcome {
         if drain.cancel.is_cancelled() {
             return release(message, drain.clock.now(), None);
         }
-        let token = match drain.authors.ready(drain, message).await {
+        // A refresh goes on without us if the drain stops meanwhile.
+        let token = tokio::select! {
+            token = drain.authors.ready(drain, message) => token,
+            () = drain.cancel.cancelled() => return release(message, drain.clock.now(), None),
+        };
+        let token = match token {
             TokenState::Ready(credentials) => credentials.access_token,
             TokenState::Held(reason) => return held(message, reason),
             TokenState::Unavailable(reason) => return token_wait(drain, message, reason),

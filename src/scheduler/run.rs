@@ -13,6 +13,8 @@ use super::Scheduler;
 const FAILURE_PAUSE: Duration = Duration::from_secs(2);
 /// After a cycle that found nothing to claim, the shortest wait before the next.
 const IDLE_PAUSE: Duration = Duration::from_millis(250);
+/// How often the offset to the database's clock is measured again.
+const CLOCK_SYNC: Duration = Duration::from_secs(60);
 
 impl Scheduler {
     /// Runs cycles until `cancel` fires. A cycle in progress finishes its
@@ -24,11 +26,20 @@ impl Scheduler {
             concurrency = self.shared.settings.concurrency,
             "scheduler started"
         );
+        let mut synced: Option<std::time::Instant> = None;
         loop {
+            if synced.is_none_or(|at| at.elapsed() >= CLOCK_SYNC) {
+                match self.shared.clock.sync(&self.shared.store).await {
+                    Ok(_) => synced = Some(std::time::Instant::now()),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "cannot read the database's clock")
+                    }
+                }
+            }
             let Some(()) = self.sleep_until_next_wake(&cancel).await else {
                 break;
             };
-            match self.run_cycle(Utc::now(), &cancel).await {
+            match self.run_cycle(self.shared.clock.now(), &cancel).await {
                 // Something looked due yet nothing could be claimed (another
                 // runner holds it for a moment): do not spin on it.
                 Ok(report) if report.claimed == 0 => {
@@ -54,7 +65,8 @@ impl Scheduler {
     /// first; a message stored meanwhile for an earlier time moves the wake-up
     /// earlier. `None` when cancelled.
     async fn sleep_until_next_wake(&self, cancel: &CancellationToken) -> Option<()> {
-        let now = Utc::now();
+        let clock = &self.shared.clock;
+        let now = clock.now();
         let mut wake_at = next_tick(now, self.shared.settings.tick);
         match self.shared.store.next_wake_at().await {
             Ok(Some(due)) => wake_at = wake_at.min(due.max(now)),
@@ -67,18 +79,18 @@ impl Scheduler {
             wake_at = wake_at.min(hint.max(now));
         }
         loop {
-            let wait = (wake_at - Utc::now()).to_std().unwrap_or_default();
+            let wait = (wake_at - clock.now()).to_std().unwrap_or_default();
             tokio::select! {
                 () = tokio::time::sleep(wait) => {
                     // The timer is monotonic and the due time wall-clock: if
                     // the wall clock lags, sleep the difference too.
-                    if Utc::now() >= wake_at {
+                    if clock.now() >= wake_at {
                         return Some(());
                     }
                 }
                 () = self.shared.wake.notify.notified() => {
                     if let Some(hint) = self.shared.wake.take() {
-                        wake_at = wake_at.min(hint.max(Utc::now()));
+                        wake_at = wake_at.min(hint.max(clock.now()));
                     }
                 }
                 () = cancel.cancelled() => return None,

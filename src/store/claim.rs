@@ -58,8 +58,10 @@ pub struct ClaimedMessage {
     pub claim_token: Arc<str>,
     pub lease_until: DateTime<Utc>,
     /// The message's turn in its conversation, when the database keeps the
-    /// pace (PostgreSQL); `None` when the process does.
+    /// pace (PostgreSQL); `None` when the process does. A turn not taken
+    /// lay beyond the pacing budget: the message waits until about then.
     pub turn_at: Option<DateTime<Utc>>,
+    pub turn_taken: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -83,6 +85,7 @@ struct ClaimRow {
     token_generation: Option<i64>,
     refresh_lock_held: bool,
     turn_at: Option<DateTime<Utc>>,
+    turn_taken: bool,
 }
 
 /// SQLite has no DML in CTEs, but RETURNING may hold scalar subqueries: each
@@ -109,7 +112,7 @@ RETURNING id, author_id, team_id, user_id, channel_id, text, due_at, attempts,
           (SELECT token_expires_at FROM users WHERE users.id = author_id) AS token_expires_at,
           (SELECT token_status FROM users WHERE users.id = author_id) AS token_status,
           (SELECT token_generation FROM users WHERE users.id = author_id) AS token_generation,
-          TRUE AS refresh_lock_held, NULL AS turn_at";
+          TRUE AS refresh_lock_held, NULL AS turn_at, FALSE AS turn_taken";
 
 /// SKIP LOCKED lets several runners claim side by side without waiting for
 /// or double-taking each other's rows. The same statement takes the refresh
@@ -180,9 +183,10 @@ WITH due AS (
         tat = GREATEST(p.tat, $1) + LEAST(excluded.taken, GREATEST(0, FLOOR(
             (EXTRACT(EPOCH FROM ($1 - GREATEST(p.tat, $1))) * 1000000 + $9 + $8) / $7) + 1))
             * $7 * interval '1 microsecond'
-    RETURNING p.team_id, p.channel_id, p.tat - p.taken * $7 * interval '1 microsecond' AS tat0
+    RETURNING p.team_id, p.channel_id, p.taken,
+              p.tat - p.taken * $7 * interval '1 microsecond' AS tat0
 ), turns AS (
-    SELECT r.id,
+    SELECT r.id, r.pos < pc.taken AS taken,
            GREATEST($1, pc.tat0 + (r.pos * $7 - $8) * interval '1 microsecond') AS turn
     FROM ranked AS r
     JOIN paces AS pc ON pc.team_id = r.team_id AND pc.channel_id = r.channel_id
@@ -191,7 +195,7 @@ SELECT c.id, c.author_id, c.team_id, c.user_id, c.channel_id, c.text, c.due_at, 
        c.first_claimed_at, c.verify_before_post, c.in_doubt_since, c.reason,
        u.access_token, u.refresh_token, u.token_expires_at, u.token_status, u.token_generation,
        (rl.id IS NOT NULL) AS refresh_lock_held,
-       t.turn AS turn_at
+       t.turn AS turn_at, COALESCE(t.taken, FALSE) AS turn_taken
 FROM claimed AS c
 LEFT JOIN users AS u ON u.id = c.author_id
 LEFT JOIN refresh_locks AS rl ON rl.id = c.author_id
@@ -293,6 +297,7 @@ impl Store {
             claim_token: claim_token.clone(),
             lease_until,
             turn_at: row.turn_at,
+            turn_taken: row.turn_taken,
         }
     }
 }

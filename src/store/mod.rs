@@ -11,6 +11,7 @@
 //! by the same encoder with the same `+00:00` suffix (see [`stamp`]).
 
 mod claim;
+mod history;
 mod messages;
 mod notices;
 mod outcomes;
@@ -175,6 +176,28 @@ impl Store {
             .await
             .map(|_| ()))?;
         Ok(())
+    }
+
+    /// The database's own clock (leases are reckoned in it; see `crate::clock`).
+    pub async fn database_now(&self) -> Result<DateTime<Utc>, StoreError> {
+        self.count_statement();
+        let now = match &self.db {
+            Db::Sqlite(pool) => {
+                let text: String =
+                    sqlx::query_scalar("SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now')")
+                        .fetch_one(pool)
+                        .await?;
+                DateTime::parse_from_rfc3339(&text)
+                    .map_err(|e| StoreError::Corrupt(format!("the database's clock: {e}")))?
+                    .with_timezone(&Utc)
+            }
+            Db::Postgres(pool) => {
+                sqlx::query_scalar("SELECT clock_timestamp()")
+                    .fetch_one(pool)
+                    .await?
+            }
+        };
+        Ok(now)
     }
 
     pub async fn close(&self) {

@@ -140,54 +140,6 @@ impl Store {
             bot_refresh_lock_until: row.bot_refresh_lock_until,
         }))
     }
-
-    /// Takes the next `conversations.history` call of the workspace's
-    /// budget: `Ok(None)` when it is ours now (the one after it is then not
-    /// before `next`), else when the budget allows the next one. Several
-    /// processes share the budget through the row.
-    pub async fn take_history_call(
-        &self,
-        team_id: &str,
-        now: DateTime<Utc>,
-        next: DateTime<Utc>,
-    ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let row: Option<(Option<DateTime<Utc>>, bool)> = on_db!(self, |pool| sqlx::query_as(
-            "UPDATE workspaces SET history_next_at = CASE
-                 WHEN history_next_at IS NULL OR history_next_at <= $2 THEN $3
-                 ELSE history_next_at END
-             WHERE team_id = $1
-             RETURNING history_next_at, history_next_at = $3"
-        )
-        .bind(team_id)
-        .bind(stamp(now))
-        .bind(stamp(next))
-        .fetch_optional(pool)
-        .await)?;
-        Ok(match row {
-            // An unknown workspace has no budget to keep: the look-up itself
-            // will say what Slack thinks.
-            None | Some((_, true)) => None,
-            Some((at, false)) => at,
-        })
-    }
-
-    /// Slack said the workspace's history is rate limited until `until`.
-    pub async fn defer_history_calls(
-        &self,
-        team_id: &str,
-        until: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        on_db!(self, |pool| sqlx::query(
-            "UPDATE workspaces SET history_next_at = $2
-             WHERE team_id = $1 AND (history_next_at IS NULL OR history_next_at < $2)"
-        )
-        .bind(team_id)
-        .bind(stamp(until))
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
-        Ok(())
-    }
 }
 
 impl Store {
