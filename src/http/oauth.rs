@@ -16,6 +16,7 @@ use subtle::ConstantTimeEq;
 use super::SharedState;
 use super::pages::{InstalledPage, error_page, render};
 use crate::slack::OAuthError;
+use crate::slack::oauth::Authorize;
 use crate::store::Installation;
 
 const STATE_COOKIE: &str = "slack_oauth_state";
@@ -30,7 +31,9 @@ pub fn router() -> Router<SharedState> {
 
 #[derive(Debug, Deserialize)]
 struct InstallQuery {
-    /// Preselects the workspace (the "Connect your account" links).
+    /// A member of this workspace connects their own account (the "Connect
+    /// your account" links): only user scopes are asked for, and the
+    /// workspace is preselected. Without it, "Add to Slack" installs.
     team: Option<String>,
 }
 
@@ -61,7 +64,11 @@ async fn install(State(app): State<SharedState>, Query(query): Query<InstallQuer
     let team = query
         .team
         .filter(|t| t.len() <= 32 && t.chars().all(|c| c.is_ascii_alphanumeric()));
-    let url = app.oauth.authorize_url(&state, team.as_deref());
+    let purpose = match team.as_deref() {
+        Some(team) => Authorize::Connect { team },
+        None => Authorize::Install,
+    };
+    let url = app.oauth.authorize_url(&state, purpose);
     let secure = if app.public_url.starts_with("https://") {
         "; Secure"
     } else {

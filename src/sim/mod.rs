@@ -261,6 +261,7 @@ impl Simulator {
                 AuthCode {
                     team_id: team_id.into(),
                     user_id: user_id.into(),
+                    bot_scopes: true,
                     redirect_uri: redirect_uri.map(str::to_owned),
                     expires_at: Utc::now() + chrono::Duration::minutes(10),
                     used: false,
@@ -394,6 +395,8 @@ struct AuthorizeQuery {
     redirect_uri: Option<String>,
     state: Option<String>,
     team: Option<String>,
+    /// Bot scopes; absent when a user only connects their own account.
+    scope: Option<String>,
     /// `1` to act as a user who clicks "Cancel".
     sim_deny: Option<String>,
     /// Sign in as this user for this approval.
@@ -444,6 +447,7 @@ async fn authorize(
         AuthCode {
             team_id,
             user_id,
+            bot_scopes: query.scope.as_deref().is_some_and(|s| !s.is_empty()),
             redirect_uri: Some(redirect_uri.clone()),
             expires_at: Utc::now() + chrono::Duration::minutes(10),
             used: false,

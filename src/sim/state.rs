@@ -64,6 +64,9 @@ pub struct SimRefreshToken {
 pub struct AuthCode {
     pub team_id: String,
     pub user_id: String,
+    /// Whether the authorization asked for bot scopes (`scope`): without
+    /// them Slack grants the user's token only.
+    pub bot_scopes: bool,
     pub redirect_uri: Option<String>,
     pub expires_at: DateTime<Utc>,
     pub used: bool,

@@ -641,22 +641,34 @@ fn oauth_access(
         return refuse("bad_redirect_uri");
     }
     grant.used = true;
+    let grant = grant.clone();
     let (team_id, user_id) = (grant.team_id.clone(), grant.user_id.clone());
     let team = state
         .teams
         .get(&team_id)
         .cloned()
         .ok_or_else(|| Refusal::Error("invalid_code".into()))?;
+    let (user_access, user_refresh) = state.mint_token(TokenKind::User, &team_id, &user_id, ttl);
+    let authed_user = json!({"id": user_id, "scope": crate::slack::oauth::USER_SCOPES,
+        "access_token": user_access, "expires_in": ttl.as_secs(), "refresh_token": user_refresh,
+        "token_type": "user"});
+    if !grant.bot_scopes {
+        // Only user scopes were asked for: no bot token at the top level
+        // (Slack's SDKs install a bot only "if a bot user/scope was requested":
+        // slackapi/node-slack-sdk packages/oauth/src/install-provider.ts).
+        return Ok(json!({
+            "app_id": "A0SIMAPP", "team": {"id": team_id, "name": team.name}, "enterprise": null,
+            "is_enterprise_install": false, "authed_user": authed_user,
+        }));
+    }
     let (bot_access, bot_refresh) =
         state.mint_token(TokenKind::Bot, &team_id, &team.bot_user_id, ttl);
-    let (user_access, user_refresh) = state.mint_token(TokenKind::User, &team_id, &user_id, ttl);
     Ok(json!({
         "access_token": bot_access, "token_type": "bot", "scope": crate::slack::oauth::BOT_SCOPES,
         "bot_user_id": team.bot_user_id, "app_id": "A0SIMAPP", "expires_in": ttl.as_secs(),
         "refresh_token": bot_refresh, "team": {"id": team_id, "name": team.name}, "enterprise": null,
         "is_enterprise_install": false,
-        "authed_user": {"id": user_id, "scope": crate::slack::oauth::USER_SCOPES, "access_token": user_access,
-                        "expires_in": ttl.as_secs(), "refresh_token": user_refresh, "token_type": "user"},
+        "authed_user": authed_user,
     }))
 }
 

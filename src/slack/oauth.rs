@@ -22,12 +22,25 @@ use serde::{Deserialize, Serialize};
 
 use crate::store::TokenGrant;
 
-/// Bot scopes: the slash command, posting DMs and notes as the bot, and
-/// reading users' time zones.
-pub const BOT_SCOPES: &str = "commands,chat:write,users:read,im:write";
+/// Bot scopes: the slash command, DMs to authors (`chat.postMessage` to a
+/// user id, which needs no `im:write`), and users' time zones (`users.info`).
+/// `manifest.yml` declares exactly these; README gives each one's reason.
+pub const BOT_SCOPES: &str = "commands,chat:write,users:read";
 /// User scopes: posting as the user, and reading back recent history so a
 /// post whose outcome is in doubt is found rather than posted twice.
 pub const USER_SCOPES: &str = "chat:write,channels:history,groups:history,im:history,mpim:history";
+
+/// What an authorization is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Authorize<'a> {
+    /// "Add to Slack": the workspace's bot and the installer's own account.
+    Install,
+    /// A member connects (or reconnects) their own account in a workspace
+    /// that has Scheduler: user scopes only, so it is no re-install and
+    /// needs no admin approval. Slack then answers `oauth.v2.access` with
+    /// `authed_user` and no top-level (bot) token.
+    Connect { team: &'a str },
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SlackAuthedUser {
@@ -227,17 +240,17 @@ impl SlackOAuth {
     }
 
     /// Where to send the browser; `state` is the caller's single-use nonce.
-    pub fn authorize_url(&self, state: &str, team: Option<&str>) -> String {
+    pub fn authorize_url(&self, state: &str, purpose: Authorize<'_>) -> String {
         let state = state.to_owned();
-        let mut request = self
+        // Slack wants comma-separated lists, which `add_scope` would join with spaces.
+        let request = self
             .client
             .authorize_url(move || CsrfToken::new(state))
-            // Slack wants comma-separated lists, which `add_scope` would join with spaces.
-            .add_extra_param("scope", BOT_SCOPES)
             .add_extra_param("user_scope", USER_SCOPES);
-        if let Some(team) = team {
-            request = request.add_extra_param("team", team.to_owned());
-        }
+        let request = match purpose {
+            Authorize::Install => request.add_extra_param("scope", BOT_SCOPES),
+            Authorize::Connect { team } => request.add_extra_param("team", team.to_owned()),
+        };
         request.url().0.to_string()
     }
 
@@ -387,7 +400,8 @@ mod tests {
             "https://app.example.com/slack/oauth/callback",
         )
         .expect("valid config");
-        let url = oauth::url::Url::parse(&oauth.authorize_url("nonce-1", None)).expect("url");
+        let url = oauth::url::Url::parse(&oauth.authorize_url("nonce-1", Authorize::Install))
+            .expect("url");
         let params: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
         assert_eq!(params["client_id"], "111.222");
         assert_eq!(params["state"], "nonce-1");
@@ -396,6 +410,31 @@ mod tests {
         assert_eq!(
             params["redirect_uri"],
             "https://app.example.com/slack/oauth/callback"
+        );
+        let connect = oauth.authorize_url("nonce-2", Authorize::Connect { team: "T1" });
+        let url = oauth::url::Url::parse(&connect).expect("url");
+        let params: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+        assert!(!params.contains_key("scope"), "no bot scopes: {connect}");
+        assert_eq!(
+            (params["user_scope"].as_ref(), params["team"].as_ref()),
+            (USER_SCOPES, "T1")
+        );
+    }
+
+    #[test]
+    fn a_user_scopes_only_answer_has_no_bot_token() {
+        // Slack's answer when only user scopes were asked for: no top-level token.
+        let response: SlackTokenResponse = serde_json::from_value(serde_json::json!({
+            "ok": true, "app_id": "A1", "team": {"id": "T1"}, "enterprise": null,
+            "is_enterprise_install": false,
+            "authed_user": {"id": "U1", "scope": "chat:write", "access_token": "xoxe.xoxp-1",
+                            "token_type": "user", "expires_in": 43200, "refresh_token": "xoxe-1-u"}
+        }))
+        .expect("user-only response");
+        assert!(response.access_token.secret().is_empty());
+        assert_eq!(
+            response.authed_user.and_then(|u| u.access_token).as_deref(),
+            Some("xoxe.xoxp-1")
         );
     }
 

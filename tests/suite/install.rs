@@ -86,7 +86,7 @@ on_both_backends! {
         assert!(location.as_str().starts_with(&app.sim.authorize_url()));
         let query: HashMap<String, String> = location.query_pairs().into_owned().collect();
         assert_eq!(query["client_id"], app.sim.settings().client_id);
-        for scope in ["commands", "chat:write", "users:read", "im:write"] {
+        for scope in ["commands", "chat:write", "users:read"] {
             assert!(query["scope"].split(',').any(|s| s == scope), "bot scope {scope}");
         }
         for scope in ["chat:write", "channels:history"] {

@@ -17,6 +17,7 @@ mod pipeline;
 mod process;
 mod refresh;
 mod runners;
+mod scopes;
 mod signatures;
 mod simulator;
 mod store;
