@@ -104,31 +104,38 @@ pub enum InsertError {
 
 impl Store {
     /// Stores a pending message, unless its author already has
-    /// [`MAX_PENDING_PER_USER`] waiting: checked in the same statement.
+    /// [`MAX_PENDING_PER_USER`] waiting, in one statement. The author's row
+    /// carries their waiting count (kept by triggers); the insert reads it
+    /// through the row, locked on PostgreSQL, so concurrent inserts for one
+    /// author queue on it and each sees the count the one before left. (A
+    /// `COUNT` in the statement would race under READ COMMITTED.) SQLite
+    /// runs one write at a time, so no lock is needed there.
     pub async fn insert_message(
         &self,
         message: &NewMessage,
         now: DateTime<Utc>,
     ) -> Result<i64, InsertError> {
-        let id: Option<i64> = on_db!(self, |pool| sqlx::query_scalar(
-            "INSERT INTO scheduled_messages
+        const INSERT: &str = "INSERT INTO scheduled_messages
                  (author_id, team_id, user_id, channel_id, text, due_at, status, wake_at,
                   created_at, updated_at)
              SELECT $1, $2, $3, $4, $5, $6, 'pending', $6, $7, $7
-             WHERE (SELECT COUNT(*) FROM scheduled_messages
-                    WHERE author_id = $1 AND status IN ('pending', 'held')) < $8
-             RETURNING id"
-        )
-        .bind(message.author_id)
-        .bind(&message.team_id)
-        .bind(&message.user_id)
-        .bind(&message.channel_id)
-        .bind(message.text.as_str())
-        .bind(stamp(message.due.at()))
-        .bind(stamp(now))
-        .bind(MAX_PENDING_PER_USER)
-        .fetch_optional(pool)
-        .await)
+             FROM users WHERE id = $1 AND waiting_count < $8";
+        let sql = match self.backend() {
+            Backend::Sqlite => format!("{INSERT} RETURNING id"),
+            Backend::Postgres => format!("{INSERT} FOR NO KEY UPDATE RETURNING id"),
+        };
+        let sql = sqlx::AssertSqlSafe(sql);
+        let id: Option<i64> = on_db!(self, |pool| sqlx::query_scalar(sql)
+            .bind(message.author_id)
+            .bind(&message.team_id)
+            .bind(&message.user_id)
+            .bind(&message.channel_id)
+            .bind(message.text.as_str())
+            .bind(stamp(message.due.at()))
+            .bind(stamp(now))
+            .bind(MAX_PENDING_PER_USER)
+            .fetch_optional(pool)
+            .await)
         .map_err(StoreError::from)?;
         id.ok_or(InsertError::PendingLimit)
     }

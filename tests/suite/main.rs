@@ -13,6 +13,7 @@ mod install;
 mod journey;
 mod logs;
 mod operator;
+mod pending_limit;
 mod pipeline;
 mod process;
 mod refresh;
