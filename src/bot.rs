@@ -123,44 +123,50 @@ impl Bot {
     }
 
     /// The user's time zone: cached for a day, else asked of Slack (briefly).
-    pub async fn user_zone(&self, team_id: &str, user_id: &str) -> Tz {
+    /// Slack not answering falls back to the cached zone (or UTC); the
+    /// database failing is an error, so nothing is scheduled at an hour the
+    /// user did not mean.
+    pub async fn user_zone(&self, team_id: &str, user_id: &str) -> Result<Tz, BotError> {
         let now = Utc::now();
-        let user = match self.store.user(team_id, user_id).await {
-            Ok(Some(user)) => user,
-            Ok(None) => match self.store.ensure_user(team_id, user_id, now).await {
-                Ok(_) => match self.store.user(team_id, user_id).await {
-                    Ok(Some(user)) => user,
-                    _ => return Tz::UTC,
-                },
-                Err(_) => return Tz::UTC,
-            },
-            Err(_) => return Tz::UTC,
+        let user = match self.store.user(team_id, user_id).await? {
+            Some(user) => user,
+            None => {
+                self.store.ensure_user(team_id, user_id, now).await?;
+                self.store
+                    .user(team_id, user_id)
+                    .await?
+                    .ok_or_else(|| StoreError::Corrupt(format!("user {user_id} vanished")))?
+            }
         };
         let cached = user.tz.as_deref().and_then(|tz| tz.parse::<Tz>().ok());
         if let (Some(tz), Some(checked)) = (cached, user.tz_checked_at)
             && checked > now - ZONE_TTL
         {
-            return tz;
+            return Ok(tz);
         }
         let asked = tokio::time::timeout(ZONE_LOOKUP_TIMEOUT, async {
-            let token = self.token(team_id).await.ok()?;
-            self.slack
+            let token = match self.token(team_id).await {
+                Ok(token) => token,
+                Err(BotError::Store(err)) => return Err(err),
+                Err(_) => return Ok(None),
+            };
+            Ok(self
+                .slack
                 .users_info(&token, team_id, user_id)
                 .await
-                .ok()?
-                .tz
+                .ok()
+                .and_then(|info| info.tz))
         })
         .await
-        .ok()
-        .flatten();
+        .unwrap_or(Ok(None))?;
         match asked.as_deref().and_then(|tz| tz.parse::<Tz>().ok()) {
             Some(tz) => {
                 if let Err(err) = self.store.set_user_tz(user.author.id, tz.name(), now).await {
                     tracing::warn!(error = %err, "cannot cache a user's time zone");
                 }
-                tz
+                Ok(tz)
             }
-            None => cached.unwrap_or(Tz::UTC),
+            None => Ok(cached.unwrap_or(Tz::UTC)),
         }
     }
 
@@ -217,7 +223,7 @@ impl Bot {
         let now = Utc::now();
         let author = self.store.ensure_user(team_id, user_id, now).await?;
         let user = self.store.user_by_id(author.id).await?;
-        let tz = self.user_zone(team_id, user_id).await;
+        let tz = self.user_zone(team_id, user_id).await?;
         let (connect_url, connect_problem) = match user
             .as_ref()
             .map(|u| (u.token_status, u.token_problem.clone()))
@@ -277,7 +283,13 @@ impl Bot {
                 return handled;
             }
             for notice in &notices {
-                let tz = self.user_zone(&notice.team_id, &notice.user_id).await;
+                let tz = match self.user_zone(&notice.team_id, &notice.user_id).await {
+                    Ok(tz) => tz,
+                    Err(err) => {
+                        tracing::warn!(message_id = notice.id, error = %err, "cannot tell the author about their message");
+                        continue;
+                    }
+                };
                 let connect = (notice.status == MessageStatus::Held)
                     .then(|| self.connect_url(&notice.team_id));
                 let content = blocks::notice_message(notice, tz, connect.as_deref());

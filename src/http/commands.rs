@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 
 use super::SharedState;
-use super::scheduling::{after_change, author, check, installed, open_new_modal};
+use super::scheduling::{after_change, author, check, installed, not_installed, open_new_modal};
 use crate::domain::MessageStatus;
 use crate::domain::when::parse_quick;
 use crate::error::AppError;
@@ -46,10 +46,7 @@ async fn answer(app: &SharedState, body: SignedBody) -> Result<Response, AppErro
         ));
     }
     if !installed(app, &command.team_id).await? {
-        let url = format!("{}/slack/install", app.public_url);
-        return Ok(reply(&format!(
-            "Scheduler is not installed in this workspace yet. <{url}|Add it to Slack> first."
-        )));
+        return Ok(reply(&not_installed(app, true)));
     }
     let text = command.text.trim();
     match text.to_lowercase().as_str() {
@@ -108,7 +105,10 @@ async fn list(app: &SharedState, command: &SlashCommand) -> Result<Response, App
         .author_messages(author.id, &waiting, LIST_LIMIT, false)
         .await?;
     let counts = app.store.author_counts(author.id).await?;
-    let tz = app.bot.user_zone(&command.team_id, &command.user_id).await;
+    let tz = app
+        .bot
+        .user_zone(&command.team_id, &command.user_id)
+        .await?;
     let content = blocks::pending_list(&messages, counts.pending + counts.held, tz);
     Ok(Json(blocks::ephemeral(&content)).into_response())
 }
@@ -119,7 +119,10 @@ async fn quick(
     text: &str,
 ) -> Result<Response, AppError> {
     let now = Utc::now();
-    let tz = app.bot.user_zone(&command.team_id, &command.user_id).await;
+    let tz = app
+        .bot
+        .user_zone(&command.team_id, &command.user_id)
+        .await?;
     let Some(parsed) = parse_quick(text, now, tz) else {
         let notice = format!(
             ":thinking_face: I couldn't find a time at the start of “{}”. Pick one below, or try `/schedule help`.",

@@ -1,6 +1,13 @@
 //! The Events API: URL verification, the Home tab opening, and the two
-//! events that take access away (revocation, uninstall). Slack retries
-//! deliveries, so each is handled once per `event_id`, idempotently.
+//! events that take access away (revocation, uninstall).
+//!
+//! Slack retries a delivery it got no 200 for, so an `event_id` is recorded
+//! only after its work is done: a request cut short (the process killed, the
+//! request timed out) leaves nothing recorded, and the retry does the work.
+//! Every handler is idempotent, so two deliveries of one event racing each
+//! other may both do it, to the same effect; whichever finishes first records
+//! the id and later retries are answered at once. Events from a workspace
+//! Scheduler never knew change nothing, not even the record of their id.
 
 use axum::Json;
 use axum::extract::State;
@@ -31,26 +38,44 @@ pub async fn handle(State(app): State<SharedState>, body: SignedBody) -> Respons
             let sent_at = DateTime::from_timestamp(event_time, 0)
                 .filter(|_| event_time > 0)
                 .unwrap_or_else(Utc::now);
-            match app.store.record_event(&event_id, Utc::now()).await {
-                Ok(true) => {}
-                Ok(false) => return StatusCode::OK.into_response(),
-                Err(err) => return AppError::from(err).into_response(),
-            }
-            match on_event(&app, &team_id, sent_at, event).await {
+            match handle_once(&app, &team_id, &event_id, sent_at, event).await {
                 Ok(()) => StatusCode::OK.into_response(),
-                Err(err) => {
-                    // Let Slack's retry get it handled: forget we saw it.
-                    if let Err(forget) = app.store.forget_event(&event_id).await {
-                        tracing::error!(error = %forget, "cannot forget a failed event");
-                    }
-                    AppError::from(err).into_response()
-                }
+                // No 200: Slack retries, and nothing was recorded to stop it.
+                Err(err) => AppError::from(err).into_response(),
             }
         }
         EventEnvelope::Other => StatusCode::OK.into_response(),
     }
 }
 
+async fn handle_once(
+    app: &SharedState,
+    team_id: &str,
+    event_id: &str,
+    event_time: DateTime<Utc>,
+    event: Event,
+) -> Result<(), StoreError> {
+    if app.store.event_handled(event_id).await? {
+        return Ok(());
+    }
+    let Some(workspace) = app.store.workspace(team_id).await? else {
+        return Ok(());
+    };
+    // The Home tab of a workspace without Scheduler has nothing to show.
+    if matches!(event, Event::AppHomeOpened { .. }) && !workspace.is_installed() {
+        return Ok(());
+    }
+    on_event(app, team_id, event_time, event).await?;
+    if let Err(err) = app.store.record_event(event_id, Utc::now()).await {
+        // The work is done; a retry would only do it again, to the same effect.
+        tracing::warn!(error = %err, event_id, "cannot record a handled event");
+    }
+    Ok(())
+}
+
+/// The work of one event. Each arm is idempotent. The Home tab is
+/// published after the acknowledgement (Slack wants one within 3 seconds);
+/// a publish lost to a crash is made again the next time the tab opens.
 async fn on_event(
     app: &SharedState,
     team_id: &str,

@@ -2,6 +2,7 @@
 //! for browsers; commands, interactions and events for Slack; health for
 //! orchestrators.
 
+mod buttons;
 pub mod commands;
 pub mod events;
 pub mod health;

@@ -35,6 +35,17 @@ pub(super) async fn installed(app: &SharedState, team_id: &str) -> Result<bool, 
         .is_some_and(|w| w.is_installed()))
 }
 
+/// What a workspace without Scheduler is told, whatever it asked: how to
+/// install. `mrkdwn` for messages; field errors in a modal are plain text.
+pub(super) fn not_installed(app: &SharedState, mrkdwn: bool) -> String {
+    let url = format!("{}/slack/install", app.public_url);
+    if mrkdwn {
+        format!("Scheduler is not installed in this workspace. <{url}|Add it to Slack> first.")
+    } else {
+        format!("Scheduler is not installed in this workspace. Add it to Slack first: {url}")
+    }
+}
+
 /// The input rules of SPEC §4, as messages for the user.
 pub(super) fn check(
     text: &str,
@@ -72,7 +83,7 @@ pub(super) async fn open_new_modal(
     text: Option<String>,
     notice: Option<String>,
 ) -> Result<(), BotError> {
-    let tz = app.bot.user_zone(team_id, user_id).await;
+    let tz = app.bot.user_zone(team_id, user_id).await?;
     let (_, connect_url) = author(app, team_id, user_id).await?;
     let spec = ModalSpec {
         editing: None,

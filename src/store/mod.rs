@@ -10,6 +10,7 @@
 //! RFC 3339 text, which sorts chronologically because every value is written
 //! by the same encoder with the same `+00:00` suffix (see [`stamp`]).
 
+mod changes;
 mod claim;
 mod history;
 mod messages;
@@ -34,10 +35,9 @@ use sqlx::sqlite::{
 
 use crate::crypto::{DecryptError, TokenCipher};
 
+pub use changes::{ChangeError, MessageCounts, MessageEdit};
 pub use claim::{ClaimRequest, ClaimedMessage};
-pub use messages::{
-    ChangeError, InsertError, MessageCounts, MessageEdit, MessageRecord, NewMessage,
-};
+pub use messages::{InsertError, MessageRecord, NewMessage};
 pub use notices::Notice;
 pub use outcomes::{OutcomeRecord, RecordReport};
 pub use stats::MessageStats;

@@ -52,7 +52,8 @@ impl Store {
         Ok(used)
     }
 
-    /// Records an Events API delivery: true the first time its id is seen.
+    /// Records an Events API delivery as handled (once its work is done):
+    /// true the first time its id is recorded.
     pub async fn record_event(
         &self,
         event_id: &str,
@@ -83,15 +84,14 @@ impl Store {
 }
 
 impl Store {
-    /// Forgets a delivery whose handling failed, so Slack's retry is handled.
-    pub async fn forget_event(&self, event_id: &str) -> Result<(), StoreError> {
-        on_db!(self, |pool| sqlx::query(
-            "DELETE FROM slack_events WHERE event_id = $1"
+    /// Whether an Events API delivery with this id was already handled.
+    pub async fn event_handled(&self, event_id: &str) -> Result<bool, StoreError> {
+        let seen: i64 = on_db!(self, |pool| sqlx::query_scalar(
+            "SELECT COUNT(*) FROM slack_events WHERE event_id = $1"
         )
         .bind(event_id)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
-        Ok(())
+        .fetch_one(pool)
+        .await)?;
+        Ok(seen > 0)
     }
 }

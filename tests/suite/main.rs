@@ -4,9 +4,11 @@
 mod common;
 
 mod actions;
+mod changes;
 mod commands;
 mod crash_safety;
 mod cycle;
+mod event_retries;
 mod home_events;
 mod in_doubt;
 mod install;
@@ -22,3 +24,4 @@ mod scopes;
 mod signatures;
 mod simulator;
 mod store;
+mod uninstalled;

@@ -1,0 +1,207 @@
+//! The buttons: Edit, Cancel, Send now and "Schedule a message", in
+//! `/schedule list` messages and the Home tab. Acknowledged at once; the
+//! work and the answer (in the conversation, or a small modal) follow.
+
+use chrono::Utc;
+
+use super::SharedState;
+use super::scheduling::{after_change, author, installed, not_installed, open_new_modal};
+use crate::domain::MessageStatus;
+use crate::error::AppError;
+use crate::slack::blocks::{self, ModalSpec};
+use crate::slack::inbound::BlockActions;
+use crate::store::ChangeError;
+
+/// Button presses. Acknowledged at once; the work happens here.
+pub(super) async fn act(app: SharedState, actions: BlockActions) {
+    let Some(team_id) = actions.team_id().map(str::to_owned) else {
+        return;
+    };
+    let user_id = actions.user.id.clone();
+    let Some(action) = actions.actions.first() else {
+        return;
+    };
+    // Nothing is read or written for a workspace without Scheduler.
+    match installed(&app, &team_id).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tell(&app, &team_id, &actions, &not_installed(&app, true)).await;
+            return;
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "cannot check the installation for a button");
+            let text = "Sorry, something went wrong on our side. Please try again.";
+            tell(&app, &team_id, &actions, text).await;
+            return;
+        }
+    }
+    let message_id = action.value.as_deref().and_then(|v| v.parse::<i64>().ok());
+    let result = match (action.action_id.as_str(), message_id) {
+        (blocks::ACTION_NEW, _) => {
+            open_new(&app, &team_id, &user_id, actions.trigger_id.as_deref()).await
+        }
+        (blocks::ACTION_EDIT, Some(id)) => {
+            open_edit(&app, &team_id, &user_id, id, actions.trigger_id.as_deref()).await
+        }
+        (blocks::ACTION_CANCEL, Some(id)) => cancel(&app, &team_id, &user_id, id).await,
+        (blocks::ACTION_SEND_NOW, Some(id)) => send_now(&app, &team_id, &user_id, id).await,
+        _ => Ok(()),
+    };
+    let refusal = match result {
+        Ok(()) => {
+            after_change(&app, &team_id, &user_id, None);
+            if let (Some(url), true) = (
+                actions.response_url.as_deref(),
+                action.action_id == blocks::ACTION_CANCEL,
+            ) {
+                // Refresh the `/schedule list` message the button was in.
+                refresh_list(&app, &team_id, &user_id, url).await;
+            }
+            return;
+        }
+        Err(Refusal::Change(err)) => err.to_string(),
+        Err(Refusal::Failed(err)) => {
+            tracing::error!(error = %err, action = %action.action_id, "a button action failed");
+            "Sorry, something went wrong on our side. Please try again.".to_owned()
+        }
+    };
+    tell(&app, &team_id, &actions, &refusal).await;
+}
+
+enum Refusal {
+    Change(ChangeError),
+    Failed(AppError),
+}
+
+impl<E: Into<AppError>> From<E> for Refusal {
+    fn from(err: E) -> Self {
+        Self::Failed(err.into())
+    }
+}
+
+/// Says why a button did nothing: in the conversation if it was pressed in a
+/// message, else in a small modal.
+async fn tell(app: &SharedState, team_id: &str, actions: &BlockActions, text: &str) {
+    if let Some(url) = actions.response_url.as_deref() {
+        app.bot
+            .respond(url, blocks::ephemeral(&blocks::text_message(text)))
+            .await;
+    } else if let Some(trigger) = actions.trigger_id.as_deref()
+        && let Err(err) = app
+            .bot
+            .open_view(team_id, trigger, blocks::notice_modal("Scheduler", text))
+            .await
+    {
+        tracing::warn!(error = %err, "cannot show why a button did nothing");
+    }
+}
+
+async fn open_new(
+    app: &SharedState,
+    team_id: &str,
+    user_id: &str,
+    trigger: Option<&str>,
+) -> Result<(), Refusal> {
+    let Some(trigger) = trigger else {
+        return Ok(());
+    };
+    open_new_modal(app, team_id, user_id, trigger, None, None).await?;
+    Ok(())
+}
+
+async fn open_edit(
+    app: &SharedState,
+    team_id: &str,
+    user_id: &str,
+    id: i64,
+    trigger: Option<&str>,
+) -> Result<(), Refusal> {
+    let (author, connect_url) = author(app, team_id, user_id).await?;
+    let message = app.store.message(id).await?;
+    let Some(message) = message.filter(|m| m.author_id == author.id) else {
+        return Err(Refusal::Change(ChangeError::NotFound));
+    };
+    match message.status {
+        MessageStatus::Sending => return Err(Refusal::Change(ChangeError::InDoubt)),
+        MessageStatus::Pending | MessageStatus::Held if message.verify_before_post => {
+            return Err(Refusal::Change(ChangeError::InDoubt));
+        }
+        MessageStatus::Pending | MessageStatus::Held => {}
+        settled => return Err(Refusal::Change(ChangeError::Settled(settled))),
+    }
+    let Some(trigger) = trigger else {
+        return Ok(());
+    };
+    let now = Utc::now();
+    let tz = app.bot.user_zone(team_id, user_id).await?;
+    let due = if message.due_at > now {
+        message.due_at
+    } else {
+        blocks::next_full_hour(now, tz)
+    };
+    let spec = ModalSpec {
+        editing: Some(id),
+        channel: Some(message.channel_id),
+        text: Some(message.text),
+        due,
+        notice: None,
+        connect_url,
+    };
+    app.bot
+        .open_view(team_id, trigger, blocks::schedule_modal(&spec))
+        .await?;
+    Ok(())
+}
+
+async fn cancel(app: &SharedState, team_id: &str, user_id: &str, id: i64) -> Result<(), Refusal> {
+    let (author, _) = author(app, team_id, user_id).await?;
+    app.store
+        .cancel_message(id, author.id, Utc::now())
+        .await
+        .map_err(refusal)?;
+    tracing::info!(message_id = id, "message cancelled by its author");
+    Ok(())
+}
+
+async fn send_now(app: &SharedState, team_id: &str, user_id: &str, id: i64) -> Result<(), Refusal> {
+    let (author, _) = author(app, team_id, user_id).await?;
+    let now = Utc::now();
+    app.store
+        .send_held_now(id, author.id, now)
+        .await
+        .map_err(refusal)?;
+    app.wake.due_at(now);
+    Ok(())
+}
+
+fn refusal(err: ChangeError) -> Refusal {
+    match err {
+        ChangeError::Store(err) => Refusal::Failed(err.into()),
+        other => Refusal::Change(other),
+    }
+}
+
+async fn refresh_list(app: &SharedState, team_id: &str, user_id: &str, response_url: &str) {
+    let Ok((author, _)) = author(app, team_id, user_id).await else {
+        return;
+    };
+    let waiting = [MessageStatus::Pending, MessageStatus::Held];
+    let (Ok(messages), Ok(counts)) = (
+        app.store
+            .author_messages(author.id, &waiting, 20, false)
+            .await,
+        app.store.author_counts(author.id).await,
+    ) else {
+        return;
+    };
+    let Ok(tz) = app.bot.user_zone(team_id, user_id).await else {
+        return;
+    };
+    let mut body = blocks::ephemeral(&blocks::pending_list(
+        &messages,
+        counts.pending + counts.held,
+        tz,
+    ));
+    body["replace_original"] = serde_json::Value::Bool(true);
+    app.bot.respond(response_url, body).await;
+}
