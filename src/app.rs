@@ -182,11 +182,16 @@ impl Application {
                 tracing::error!("the delivery cycle did not finish within the shutdown grace")
             }
         }
-        for (name, task) in [("notice", notices_task), ("Home tab", homes_task)] {
-            match tokio::time::timeout(Duration::from_secs(2), task).await {
+        // They stop at the same signal; a DM or Home tab publish stuck on a
+        // hanging Slack or database must not hold the process up.
+        for (name, mut task) in [("notice", notices_task), ("Home tab", homes_task)] {
+            match tokio::time::timeout(BOT_SHUTDOWN_GRACE, &mut task).await {
                 Ok(Ok(())) => {}
                 Ok(Err(err)) => tracing::error!(error = %err, "the {name} task ended abnormally"),
-                Err(_) => tracing::warn!("the {name} task did not stop in time"),
+                Err(_) => {
+                    tracing::warn!("the {name} task did not stop in time");
+                    task.abort();
+                }
             }
         }
         self.state.store.close().await;
@@ -231,3 +236,6 @@ async fn wait_for_signal() {
 /// that it exits within ten seconds of a signal even with Slack or the
 /// database hanging.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(7);
+/// How long it waits for the notice and Home tab tasks, which stop at the
+/// signal (unsent notices stay leased for a later try), before aborting them.
+pub const BOT_SHUTDOWN_GRACE: Duration = Duration::from_secs(2);

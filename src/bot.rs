@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
+use backon::{BackoffBuilder, ExponentialBuilder};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use secrecy::SecretString;
 use slack_morphism::prelude::{SlackMessageContent, SlackView};
@@ -14,7 +15,8 @@ use tokio_util::sync::CancellationToken;
 use crate::domain::MessageStatus;
 use crate::slack::blocks::{self, HomeSpec};
 use crate::slack::{OAuthError, SlackApi, SlackError};
-use crate::store::{Store, StoreError, TokenOwner, TokenStatus};
+use crate::store::{Notice, Store, StoreError, TokenOwner, TokenStatus};
+use crate::telemetry;
 use crate::tokens::{Refreshed, Refresher, needs_refresh};
 
 /// Bot tokens with less than this left are refreshed before use.
@@ -29,8 +31,16 @@ const REFRESH_WAIT: Duration = Duration::from_secs(10);
 const ZONE_TTL: chrono::Duration = chrono::Duration::days(1);
 /// `users.info` may not hold up a slash command for longer than this.
 const ZONE_LOOKUP_TIMEOUT: Duration = Duration::from_millis(1_500);
-/// How often pending notices are looked for without being told of any.
-const NOTICE_CATCH_UP: Duration = Duration::from_secs(60);
+/// How often notices are looked for without being told of any: notices
+/// waiting for another try come due on their own.
+const NOTICE_CATCH_UP: Duration = Duration::from_secs(30);
+/// Tries of one notice before it is given up.
+pub const NOTICE_MAX_ATTEMPTS: i32 = 5;
+/// How long a claimed notice is nobody else's: longer than one DM can take.
+pub const NOTICE_LEASE: chrono::Duration = chrono::Duration::minutes(2);
+/// The wait after a notice's first failed try; it doubles after each.
+const NOTICE_RETRY_BASE: Duration = Duration::from_secs(30);
+const NOTICE_RETRY_CAP: Duration = Duration::from_secs(30 * 60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum BotError {
@@ -267,54 +277,151 @@ impl Bot {
         Ok(())
     }
 
-    /// DMs the authors of failed and held messages, once each. Returns how
-    /// many notices were handled.
-    pub async fn send_notices(&self) -> usize {
-        let mut handled = 0;
+    /// DMs the authors of failed and held messages whose notice is due, at
+    /// least once each: a DM that fails is tried again after a backoff, up to
+    /// [`NOTICE_MAX_ATTEMPTS`] tries, then given up (logged and counted).
+    /// Stops at once when `cancel` fires; a notice it was working on stays
+    /// leased and is tried again when the lease runs out.
+    pub async fn send_notices(
+        &self,
+        now: DateTime<Utc>,
+        cancel: &CancellationToken,
+    ) -> NoticeReport {
+        let mut report = NoticeReport::default();
         loop {
-            let notices = match self.store.claim_notices(100).await {
+            let claimed = tokio::select! {
+                claimed = self.store.claim_notices(100, now, now + NOTICE_LEASE) => claimed,
+                () = cancel.cancelled() => return report,
+            };
+            let notices = match claimed {
                 Ok(notices) => notices,
                 Err(err) => {
                     tracing::warn!(error = %err, "cannot read pending notices");
-                    return handled;
+                    return report;
                 }
             };
             if notices.is_empty() {
-                return handled;
+                return report;
             }
             for notice in &notices {
-                let tz = match self.user_zone(&notice.team_id, &notice.user_id).await {
-                    Ok(tz) => tz,
-                    Err(err) => {
-                        tracing::warn!(message_id = notice.id, error = %err, "cannot tell the author about their message");
-                        continue;
-                    }
+                let handled = tokio::select! {
+                    handled = self.handle_notice(notice, now) => handled,
+                    () = cancel.cancelled() => return report,
                 };
-                let connect = (notice.status == MessageStatus::Held)
-                    .then(|| self.connect_url(&notice.team_id));
-                let content = blocks::notice_message(notice, tz, connect.as_deref());
-                if let Err(err) = self.dm(&notice.team_id, &notice.user_id, content).await {
-                    tracing::warn!(message_id = notice.id, error = %err, "cannot tell the author about their message");
+                match handled {
+                    Ok(outcome) => {
+                        telemetry::record_notice(outcome.as_str());
+                        match outcome {
+                            NoticeOutcome::Sent => report.sent += 1,
+                            NoticeOutcome::Retry => report.retrying += 1,
+                            NoticeOutcome::GivenUp => report.given_up += 1,
+                        }
+                    }
+                    Err(err) => {
+                        // The lease runs out and the notice is offered again.
+                        tracing::warn!(message_id = notice.id, error = %err, "cannot record a notice's outcome");
+                    }
                 }
             }
-            handled += notices.len();
         }
     }
 
+    /// One try at one notice, and its outcome recorded.
+    async fn handle_notice(
+        &self,
+        notice: &Notice,
+        now: DateTime<Utc>,
+    ) -> Result<NoticeOutcome, StoreError> {
+        let told = self.tell_author(notice).await;
+        let Err(err) = told else {
+            self.store.notice_sent(notice.id).await?;
+            return Ok(NoticeOutcome::Sent);
+        };
+        // Without Scheduler in the workspace no later try can work.
+        if matches!(err, BotError::NotInstalled) || notice.attempts >= NOTICE_MAX_ATTEMPTS {
+            tracing::error!(message_id = notice.id, attempts = notice.attempts, error = %err,
+                "gave up telling the author about their message");
+            self.store.notice_given_up(notice.id).await?;
+            return Ok(NoticeOutcome::GivenUp);
+        }
+        let retry_at = now + notice_backoff(notice.attempts);
+        tracing::warn!(message_id = notice.id, attempts = notice.attempts, retry_at = %retry_at,
+            error = %err, "cannot tell the author about their message; will try again");
+        self.store.notice_failed(notice.id, retry_at).await?;
+        Ok(NoticeOutcome::Retry)
+    }
+
+    async fn tell_author(&self, notice: &Notice) -> Result<(), BotError> {
+        let tz = self.user_zone(&notice.team_id, &notice.user_id).await?;
+        let connect =
+            (notice.status == MessageStatus::Held).then(|| self.connect_url(&notice.team_id));
+        let content = blocks::notice_message(notice, tz, connect.as_deref());
+        self.dm(&notice.team_id, &notice.user_id, content).await
+    }
+
     /// Tells authors about failed and held messages whenever `news` says
-    /// there may be some, and once a minute to catch up. Runs until `cancel`.
+    /// there may be some, and every [`NOTICE_CATCH_UP`] for notices waiting
+    /// for another try. Runs until `cancel`, which also stops a pass midway.
     pub async fn follow_notices(&self, news: &Notify, cancel: CancellationToken) {
         loop {
             let woken = news.notified();
-            tokio::select! {
-                _ = self.send_notices() => {}
-                () = cancel.cancelled() => return,
-            }
+            self.send_notices(Utc::now(), &cancel).await;
             tokio::select! {
                 () = woken => {}
                 () = tokio::time::sleep(NOTICE_CATCH_UP) => {}
                 () = cancel.cancelled() => return,
             }
         }
+    }
+}
+
+/// What one pass over the due notices did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NoticeReport {
+    pub sent: usize,
+    /// Failed this time, to be tried again later.
+    pub retrying: usize,
+    pub given_up: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum NoticeOutcome {
+    Sent,
+    Retry,
+    GivenUp,
+}
+
+impl NoticeOutcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Sent => "sent",
+            Self::Retry => "retry",
+            Self::GivenUp => "given_up",
+        }
+    }
+}
+
+/// The wait before the next try of a notice that failed `attempts` times:
+/// [`NOTICE_RETRY_BASE`], doubling, at most [`NOTICE_RETRY_CAP`].
+fn notice_backoff(attempts: i32) -> chrono::Duration {
+    let wait = ExponentialBuilder::new()
+        .with_min_delay(NOTICE_RETRY_BASE)
+        .with_max_delay(NOTICE_RETRY_CAP)
+        .with_factor(2.0)
+        .without_max_times()
+        .build()
+        .nth(usize::try_from(attempts.saturating_sub(1)).unwrap_or(0))
+        .unwrap_or(NOTICE_RETRY_CAP);
+    chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notice_retries_back_off_doubling_up_to_the_cap() {
+        let waits: Vec<i64> = (1..=8).map(|n| notice_backoff(n).num_seconds()).collect();
+        assert_eq!(waits, [30, 60, 120, 240, 480, 960, 1800, 1800]);
     }
 }

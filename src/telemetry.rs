@@ -83,6 +83,10 @@ fn describe() {
         "scheduler_rate_limit_waits_total",
         "Waits for a rate limit or pacing, by cause."
     );
+    describe_counter!(
+        "scheduler_notices_total",
+        "Tries at telling an author about a failed or held message, by outcome (sent, retry, given_up)."
+    );
     describe_gauge!("scheduler_pending_messages", "Messages waiting to be sent.");
     describe_gauge!(
         "scheduler_in_flight_posts",
@@ -113,6 +117,9 @@ fn describe() {
     }
     for cause in ["verify_wait", "no_history_access"] {
         metrics::counter!("scheduler_in_doubt_reposted_total", "cause" => cause).absolute(0);
+    }
+    for outcome in ["sent", "retry", "given_up"] {
+        metrics::counter!("scheduler_notices_total", "outcome" => outcome).absolute(0);
     }
     metrics::gauge!("scheduler_in_flight_posts").set(0.0);
     metrics::gauge!("scheduler_pending_messages").set(0.0);
@@ -179,6 +186,10 @@ pub fn record_message_outcome(status: &'static str, reason: Option<&str>) {
             "outcome" => status, "reason" => bounded(reason.unwrap_or("none")))
         .increment(1);
     }
+}
+
+pub fn record_notice(outcome: &'static str) {
+    metrics::counter!("scheduler_notices_total", "outcome" => outcome).increment(1);
 }
 
 pub fn record_cycle(duration: Duration) {

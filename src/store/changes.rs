@@ -117,7 +117,8 @@ impl Store {
         let sql = sqlx::AssertSqlSafe(format!(
             "UPDATE scheduled_messages
              SET channel_id = $3, text = $4, due_at = $5, wake_at = $5, status = 'pending',
-                 attempts = 0, reason = NULL, needs_notice = FALSE, updated_at = $6
+                 attempts = 0, reason = NULL, needs_notice = FALSE, notice_attempts = 0,
+                 notice_after = NULL, updated_at = $6
              WHERE id = $1 AND author_id = $2 AND status IN ('pending', 'held')
                AND NOT verify_before_post
              RETURNING {MESSAGE_COLUMNS}"
@@ -148,7 +149,7 @@ impl Store {
         self.change_own_message(
             "UPDATE scheduled_messages
              SET status = 'cancelled', wake_at = NULL, reason = 'cancelled_by_author',
-                 needs_notice = FALSE, updated_at = $3
+                 needs_notice = FALSE, notice_attempts = 0, notice_after = NULL, updated_at = $3
              WHERE id = $1 AND author_id = $2 AND status IN ('pending', 'held')
                AND NOT verify_before_post",
             id,
@@ -169,7 +170,8 @@ impl Store {
         let sent = self
             .change_own_message(
                 "UPDATE scheduled_messages
-                 SET status = 'pending', wake_at = $3, reason = NULL, needs_notice = FALSE, updated_at = $3
+                 SET status = 'pending', wake_at = $3, reason = NULL, needs_notice = FALSE,
+                     notice_attempts = 0, notice_after = NULL, updated_at = $3
                  WHERE id = $1 AND author_id = $2 AND status = 'held'
                    AND EXISTS (SELECT 1 FROM users WHERE users.id = $2 AND token_status = 'active')",
                 id,
@@ -236,7 +238,8 @@ impl Store {
         let resumed = on_db!(self, |pool| {
             sqlx::query(
                 "UPDATE scheduled_messages
-             SET status = 'pending', wake_at = due_at, reason = NULL, needs_notice = FALSE, updated_at = $2
+             SET status = 'pending', wake_at = due_at, reason = NULL, needs_notice = FALSE,
+                 notice_attempts = 0, notice_after = NULL, updated_at = $2
              WHERE author_id = $1 AND status = 'held' AND due_at > $2",
             )
             .bind(author_id)
@@ -260,7 +263,8 @@ impl Store {
         let cancelled = on_db!(self, |pool| {
             sqlx::query(
             "UPDATE scheduled_messages
-             SET status = 'cancelled', wake_at = NULL, reason = $3, needs_notice = FALSE, updated_at = $4
+             SET status = 'cancelled', wake_at = NULL, reason = $3, needs_notice = FALSE,
+                 notice_attempts = 0, notice_after = NULL, updated_at = $4
              WHERE team_id = $1 AND ($2 IS NULL OR author_id = $2) AND status IN ('pending', 'held')"
         )
         .bind(team_id)

@@ -1,8 +1,14 @@
 //! Failed and held messages whose authors have not been told yet.
+//!
+//! A notice is delivered at least once: claiming it leases it (until
+//! `notice_after`) rather than clearing `needs_notice`, and only a DM that
+//! went out clears it. A DM that failed is offered again at `notice_after`;
+//! a process that died holding a lease lets it run out. `notice_attempts`
+//! counts the tries so the caller can give up on one that keeps failing.
 
 use chrono::{DateTime, Utc};
 
-use super::{Db, Store, StoreError};
+use super::{Db, Store, StoreError, on_db, stamp};
 use crate::domain::MessageStatus;
 
 /// A message its author must hear about.
@@ -17,6 +23,8 @@ pub struct Notice {
     pub due_at: DateTime<Utc>,
     pub status: MessageStatus,
     pub reason: Option<String>,
+    /// Tries so far, this claim included.
+    pub attempts: i32,
 }
 
 #[derive(sqlx::FromRow)]
@@ -30,35 +38,52 @@ struct NoticeRow {
     due_at: DateTime<Utc>,
     status: String,
     reason: Option<String>,
+    notice_attempts: i32,
 }
 
 const CLAIM_SQLITE: &str = "
-UPDATE scheduled_messages SET needs_notice = FALSE
-WHERE id IN (SELECT id FROM scheduled_messages WHERE needs_notice ORDER BY id LIMIT $1)
-RETURNING id, author_id, team_id, user_id, channel_id, text, due_at, status, reason";
+UPDATE scheduled_messages SET notice_after = $3, notice_attempts = notice_attempts + 1
+WHERE id IN (SELECT id FROM scheduled_messages
+             WHERE needs_notice AND (notice_after IS NULL OR notice_after <= $2)
+             ORDER BY id LIMIT $1)
+RETURNING id, author_id, team_id, user_id, channel_id, text, due_at, status, reason, notice_attempts";
 
-/// SKIP LOCKED: two processes never tell an author the same thing twice.
+/// SKIP LOCKED, then the lease: two processes never hold the same notice.
 const CLAIM_POSTGRES: &str = "
-UPDATE scheduled_messages AS m SET needs_notice = FALSE
-FROM (SELECT id FROM scheduled_messages WHERE needs_notice ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) AS n
+UPDATE scheduled_messages AS m SET notice_after = $3, notice_attempts = m.notice_attempts + 1
+FROM (SELECT id FROM scheduled_messages
+      WHERE needs_notice AND (notice_after IS NULL OR notice_after <= $2)
+      ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) AS n
 WHERE m.id = n.id
-RETURNING m.id, m.author_id, m.team_id, m.user_id, m.channel_id, m.text, m.due_at, m.status, m.reason";
+RETURNING m.id, m.author_id, m.team_id, m.user_id, m.channel_id, m.text, m.due_at, m.status,
+          m.reason, m.notice_attempts";
 
 impl Store {
-    /// Takes up to `limit` pending notices, in one statement. Each is handed
-    /// out once: a notice whose DM then fails is logged, not retried.
-    pub async fn claim_notices(&self, limit: i64) -> Result<Vec<Notice>, StoreError> {
+    /// Takes up to `limit` notices that are due (never tried, or their
+    /// retry time or lease has come), in one statement, leasing each until
+    /// `lease_until`. Nobody else gets them before then.
+    pub async fn claim_notices(
+        &self,
+        limit: i64,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<Notice>, StoreError> {
         self.count_statement();
+        let (now, lease_until) = (stamp(now), stamp(lease_until));
         let rows: Vec<NoticeRow> = match &self.db {
             Db::Sqlite(pool) => {
                 sqlx::query_as(CLAIM_SQLITE)
                     .bind(limit)
+                    .bind(now)
+                    .bind(lease_until)
                     .fetch_all(pool)
                     .await?
             }
             Db::Postgres(pool) => {
                 sqlx::query_as(CLAIM_POSTGRES)
                     .bind(limit)
+                    .bind(now)
+                    .bind(lease_until)
                     .fetch_all(pool)
                     .await?
             }
@@ -78,10 +103,48 @@ impl Store {
                     due_at: r.due_at,
                     status,
                     reason: r.reason,
+                    attempts: r.notice_attempts,
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         notices.sort_by_key(|n| n.id);
         Ok(notices)
+    }
+}
+
+impl Store {
+    /// The author was told: the notice is settled.
+    pub async fn notice_sent(&self, id: i64) -> Result<(), StoreError> {
+        self.settle_notice(id).await
+    }
+
+    /// The DM failed: offer the notice again at `retry_at`.
+    pub async fn notice_failed(&self, id: i64, retry_at: DateTime<Utc>) -> Result<(), StoreError> {
+        on_db!(self, |pool| sqlx::query(
+            "UPDATE scheduled_messages SET notice_after = $2 WHERE id = $1 AND needs_notice"
+        )
+        .bind(id)
+        .bind(stamp(retry_at))
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// The DM kept failing (or can never work): stop trying.
+    pub async fn notice_given_up(&self, id: i64) -> Result<(), StoreError> {
+        self.settle_notice(id).await
+    }
+
+    async fn settle_notice(&self, id: i64) -> Result<(), StoreError> {
+        on_db!(self, |pool| sqlx::query(
+            "UPDATE scheduled_messages
+             SET needs_notice = FALSE, notice_attempts = 0, notice_after = NULL WHERE id = $1"
+        )
+        .bind(id)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
     }
 }

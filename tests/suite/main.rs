@@ -14,6 +14,7 @@ mod in_doubt;
 mod install;
 mod journey;
 mod logs;
+mod notices;
 mod operator;
 mod pending_limit;
 mod pipeline;
