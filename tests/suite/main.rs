@@ -26,3 +26,4 @@ mod signatures;
 mod simulator;
 mod store;
 mod uninstalled;
+mod zones;
