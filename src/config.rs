@@ -1,12 +1,15 @@
 //! The environment of the product contract (SPEC §2), parsed once at start-up.
 //!
 //! Every variable is also a command-line flag, and `.env` is read first, so
-//! `--help` documents the whole configuration surface in one place.
+//! `--help` documents the whole configuration surface in one place. The
+//! secrets are the exception: given as flags they are refused (see
+//! [`Cli::parse_checked`]), and [`Config`]'s `Debug` never prints them.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use secrecy::SecretString;
 
 /// `slack-scheduler [serve|migrate|sim|demo]`
@@ -52,7 +55,9 @@ pub enum LogFormat {
 
 /// Everything SPEC §2 lists. Slack credentials are optional here because only
 /// `serve` needs them; [`Config::slack_credentials`] names the missing one.
-#[derive(Debug, Clone, Args)]
+/// `Debug` is written by hand: it shows whether each secret is set, never
+/// its value.
+#[derive(Clone, Args)]
 pub struct Config {
     /// `sqlite://…` (created if missing) or `postgres://…`.
     #[arg(
@@ -85,7 +90,7 @@ pub struct Config {
     #[arg(long, env = "SLACK_CLIENT_ID", global = true)]
     pub slack_client_id: Option<String>,
 
-    /// The Slack app's client secret (required by `serve`).
+    /// The Slack app's client secret (required by `serve`). Environment only.
     #[arg(
         long,
         env = "SLACK_CLIENT_SECRET",
@@ -94,7 +99,7 @@ pub struct Config {
     )]
     pub slack_client_secret: Option<String>,
 
-    /// The Slack app's signing secret (required by `serve`).
+    /// The Slack app's signing secret (required by `serve`). Environment only.
     #[arg(
         long,
         env = "SLACK_SIGNING_SECRET",
@@ -123,6 +128,7 @@ pub struct Config {
 
     /// 32 bytes, base64: encrypts every token at rest. Without it a key file is
     /// generated once beside the SQLite database; PostgreSQL requires it.
+    /// Environment only.
     #[arg(
         long,
         env = "TOKEN_ENCRYPTION_KEY",
@@ -131,7 +137,8 @@ pub struct Config {
     )]
     pub token_encryption_key: Option<String>,
 
-    /// Bearer token for the stats API and /metrics; unset, they answer loopback clients only.
+    /// Bearer token for the stats API and /metrics; unset, they answer loopback
+    /// clients only. Environment only.
     #[arg(long, env = "STATS_API_TOKEN", hide_env_values = true, global = true)]
     pub stats_api_token: Option<String>,
 
@@ -179,6 +186,129 @@ pub struct Config {
     pub log_format: LogFormat,
 }
 
+/// The settings that hold secrets: `(argument id, flag, variable)`.
+const SECRETS: [(&str, &str, &str); 4] = [
+    (
+        "slack_client_secret",
+        "--slack-client-secret",
+        "SLACK_CLIENT_SECRET",
+    ),
+    (
+        "slack_signing_secret",
+        "--slack-signing-secret",
+        "SLACK_SIGNING_SECRET",
+    ),
+    (
+        "token_encryption_key",
+        "--token-encryption-key",
+        "TOKEN_ENCRYPTION_KEY",
+    ),
+    ("stats_api_token", "--stats-api-token", "STATS_API_TOKEN"),
+];
+
+impl Cli {
+    /// Parses the command line like [`Parser::parse`] (which exits on
+    /// `--help` or a bad argument), then refuses a secret given as a flag.
+    ///
+    /// Refused rather than warned about: a command line is readable by every
+    /// local user (`ps`, `/proc/<pid>/cmdline`) from the moment the process
+    /// starts, and lands in shell histories and process accounting, so by the
+    /// time a warning is printed the secret is already out. Refusing costs
+    /// the operator one `export` (or a line in `.env`); a warning costs a
+    /// secret to rotate.
+    pub fn parse_checked() -> Result<Self, ConfigError> {
+        Self::parse_checked_from(std::env::args_os())
+    }
+
+    /// [`Cli::parse_checked`] over the given arguments.
+    pub fn parse_checked_from<I, T>(args: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let matches = Self::command().get_matches_from(args);
+        if let Some((_, flag, variable)) = SECRETS
+            .iter()
+            .find(|(id, _, _)| given_as_flag(&matches, id))
+        {
+            return Err(ConfigError::SecretFlag { flag, variable });
+        }
+        Self::from_arg_matches(&matches).map_err(|err| err.exit())
+    }
+}
+
+/// Whether `id` came from the command line, at the top level or after the
+/// subcommand (the settings are global).
+fn given_as_flag(matches: &clap::ArgMatches, id: &str) -> bool {
+    let here = matches
+        .try_get_raw(id)
+        .ok()
+        .flatten()
+        .is_some_and(|_| matches.value_source(id) == Some(ValueSource::CommandLine));
+    here || matches
+        .subcommand()
+        .is_some_and(|(_, sub)| given_as_flag(sub, id))
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        fn secret(value: &Option<String>) -> &'static str {
+            match value {
+                Some(_) => "Some(<redacted>)",
+                None => "None",
+            }
+        }
+        struct Shown(&'static str);
+        impl std::fmt::Debug for Shown {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+        f.debug_struct("Config")
+            .field("database_url", &redacted_url(&self.database_url))
+            .field("bind_addr", &self.bind_addr)
+            .field("public_url", &self.public_url)
+            .field("slack_client_id", &self.slack_client_id)
+            .field(
+                "slack_client_secret",
+                &Shown(secret(&self.slack_client_secret)),
+            )
+            .field(
+                "slack_signing_secret",
+                &Shown(secret(&self.slack_signing_secret)),
+            )
+            .field("slack_api_url", &self.slack_api_url)
+            .field("slack_authorize_url", &self.slack_authorize_url)
+            .field(
+                "token_encryption_key",
+                &Shown(secret(&self.token_encryption_key)),
+            )
+            .field("stats_api_token", &Shown(secret(&self.stats_api_token)))
+            .field("scheduler_tick_secs", &self.scheduler_tick_secs)
+            .field("scheduler_batch_size", &self.scheduler_batch_size)
+            .field("scheduler_concurrency", &self.scheduler_concurrency)
+            .field("scheduler_max_attempts", &self.scheduler_max_attempts)
+            .field("rust_log", &self.rust_log)
+            .field("log_format", &self.log_format)
+            .finish()
+    }
+}
+
+/// A database URL without its password: `postgres://user:***@host/db`.
+pub fn redacted_url(url: &str) -> String {
+    match url.split_once('@') {
+        Some((credentials, host)) if credentials.contains(':') && credentials.contains("//") => {
+            let scheme_end = credentials.find("//").map(|i| i + 2).unwrap_or(0);
+            let user = credentials[scheme_end..]
+                .split(':')
+                .next()
+                .unwrap_or_default();
+            format!("{}{user}:***@{host}", &credentials[..scheme_end])
+        }
+        _ => url.to_owned(),
+    }
+}
+
 /// The Slack app's credentials, all present.
 #[derive(Debug, Clone)]
 pub struct SlackCredentials {
@@ -191,6 +321,14 @@ pub struct SlackCredentials {
 pub enum ConfigError {
     #[error("{0} is not set: the Slack app's credentials are required (see README: Configuration)")]
     Missing(&'static str),
+    /// The value is deliberately not part of the message.
+    #[error(
+        "{flag} is refused: a command line shows in `ps` to every user of the machine. Set {variable} in the environment or in .env instead"
+    )]
+    SecretFlag {
+        flag: &'static str,
+        variable: &'static str,
+    },
 }
 
 impl Config {
@@ -271,6 +409,63 @@ mod tests {
                 .starts_with("SLACK_CLIENT_SECRET is not set"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn debug_shows_whether_secrets_are_set_but_never_their_values() {
+        let mut cli = parse(&["slack-scheduler"]);
+        cli.config.slack_client_secret = Some("client-secret-value".into());
+        cli.config.slack_signing_secret = Some("signing-secret-value".into());
+        cli.config.token_encryption_key = Some("key-value".into());
+        cli.config.stats_api_token = Some("stats-token-value".into());
+        cli.config.database_url = "postgres://app:db-password@db.internal/app".into();
+        for shown in [
+            format!("{:?}", cli.config),
+            format!("{cli:?}"),
+            format!("{:#?}", cli.config),
+        ] {
+            for secret in [
+                "client-secret-value",
+                "signing-secret-value",
+                "key-value",
+                "stats-token-value",
+                "db-password",
+            ] {
+                assert!(!shown.contains(secret), "{secret} leaked: {shown}");
+            }
+            assert!(
+                shown.contains("slack_signing_secret: Some(<redacted>)"),
+                "{shown}"
+            );
+            assert!(
+                shown.contains("postgres://app:***@db.internal/app"),
+                "{shown}"
+            );
+        }
+    }
+
+    #[test]
+    fn secrets_given_as_flags_are_refused_wherever_they_stand() {
+        for args in [
+            [
+                "slack-scheduler",
+                "--slack-signing-secret",
+                "s3cr3t",
+                "serve",
+            ],
+            [
+                "slack-scheduler",
+                "serve",
+                "--slack-signing-secret",
+                "s3cr3t",
+            ],
+        ] {
+            let err = Cli::parse_checked_from(args).expect_err("refused");
+            assert!(err.to_string().contains("SLACK_SIGNING_SECRET"), "{err}");
+            assert!(!err.to_string().contains("s3cr3t"), "{err}");
+        }
+        let fine = Cli::parse_checked_from(["slack-scheduler", "--scheduler-tick-secs", "5"]);
+        assert_eq!(fine.expect("not a secret").config.scheduler_tick_secs, 5);
     }
 
     #[test]

@@ -2,9 +2,8 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use slack_scheduler::app::{Application, cancel_on_signal};
-use slack_scheduler::config::{Cli, Command};
+use slack_scheduler::config::{Cli, Command, redacted_url};
 use slack_scheduler::crypto::TokenCipher;
 use slack_scheduler::store::Store;
 use slack_scheduler::{sim, telemetry};
@@ -14,7 +13,13 @@ use tokio_util::sync::CancellationToken;
 async fn main() -> ExitCode {
     // A missing .env is the normal case in production.
     let _ = dotenvy::dotenv();
-    let cli = Cli::parse();
+    let cli = match Cli::parse_checked() {
+        Ok(cli) => cli,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(2);
+        }
+    };
     // The demo narrates on stdout; keep its logs to warnings unless asked.
     let quiet_demo =
         matches!(cli.command, Some(Command::Demo)) && std::env::var_os("RUST_LOG").is_none();
@@ -58,7 +63,7 @@ async fn migrate(cli: &Cli) -> anyhow::Result<()> {
     store.close().await;
     println!(
         "migrations applied to {}",
-        redact_url(&cli.config.database_url)
+        redacted_url(&cli.config.database_url)
     );
     Ok(())
 }
@@ -106,19 +111,4 @@ async fn run_sim(args: slack_scheduler::config::SimArgs) -> anyhow::Result<()> {
     cancel_on_signal(stop.clone());
     stop.cancelled().await;
     Ok(())
-}
-
-/// The URL without its password, for messages.
-fn redact_url(url: &str) -> String {
-    match url.split_once('@') {
-        Some((credentials, host)) if credentials.contains(':') && credentials.contains("//") => {
-            let scheme_end = credentials.find("//").map(|i| i + 2).unwrap_or(0);
-            let user = credentials[scheme_end..]
-                .split(':')
-                .next()
-                .unwrap_or_default();
-            format!("{}{user}:***@{host}", &credentials[..scheme_end])
-        }
-        _ => url.to_owned(),
-    }
 }

@@ -22,6 +22,7 @@ mod process;
 mod refresh;
 mod runners;
 mod scopes;
+mod secrets;
 mod signatures;
 mod simulator;
 mod store;
