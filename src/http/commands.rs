@@ -48,6 +48,13 @@ async fn answer(app: &SharedState, body: SignedBody) -> Result<Response, AppErro
     if !installed(app, &command.team_id).await? {
         return Ok(reply(&not_installed(app, true)));
     }
+    // A replayed request (same trigger, signature still valid) does nothing.
+    if let Some(trigger) = command.trigger_id.as_deref().filter(|t| !t.is_empty())
+        && !app.store.record_trigger(trigger, Utc::now()).await?
+    {
+        tracing::warn!("a slash command was received twice; the repeat is ignored");
+        return Ok(StatusCode::OK.into_response());
+    }
     let text = command.text.trim();
     match text.to_lowercase().as_str() {
         "" => {

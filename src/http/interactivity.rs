@@ -81,6 +81,13 @@ async fn submit(app: &SharedState, submission: ViewSubmission) -> Result<Respons
     if !installed(app, &team_id).await? {
         return Ok(errors([(blocks::TEXT_BLOCK, not_installed(app, false))]));
     }
+    if let Some(trigger) = submission.trigger_id.as_deref().filter(|t| !t.is_empty())
+        && !app.store.record_trigger(trigger, Utc::now()).await?
+    {
+        // Already acted on: a replay. An empty 200 closes the modal, as the first did.
+        tracing::warn!("a modal submission was received twice; the repeat is ignored");
+        return Ok(StatusCode::OK.into_response());
+    }
     let user_id = submission.user.id.clone();
     let now = Utc::now();
 

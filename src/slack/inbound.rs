@@ -51,6 +51,8 @@ pub enum Interaction {
 pub struct ViewSubmission {
     pub team: Option<IdRef>,
     pub user: UserRef,
+    /// Unique per submission: a replay of the same request carries it again.
+    pub trigger_id: Option<String>,
     pub view: SubmittedView,
     #[serde(default)]
     pub response_urls: Vec<ResponseUrl>,

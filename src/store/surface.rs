@@ -1,4 +1,5 @@
-//! Single-use OAuth states and handled Events API deliveries.
+//! Single-use OAuth states, handled Events API deliveries, and the
+//! trigger ids of user actions already acted on.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -93,5 +94,39 @@ impl Store {
         .fetch_one(pool)
         .await)?;
         Ok(seen > 0)
+    }
+}
+
+/// How long acted-on trigger ids are remembered: longer than a signature
+/// stays valid (five minutes), so a replay is always recognised.
+const TRIGGER_MEMORY: Duration = Duration::minutes(15);
+
+impl Store {
+    /// Records the `trigger_id` of a user action about to be acted on: true
+    /// the first time, false for a replay of the same request.
+    pub async fn record_trigger(
+        &self,
+        trigger_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let first = on_db!(self, |pool| sqlx::query(
+            "INSERT INTO slack_triggers (trigger_id, received_at) VALUES ($1, $2)
+             ON CONFLICT (trigger_id) DO NOTHING"
+        )
+        .bind(trigger_id)
+        .bind(stamp(now))
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected() == 1))?;
+        if first && rand::random_range(0..200) == 0 {
+            on_db!(self, |pool| sqlx::query(
+                "DELETE FROM slack_triggers WHERE received_at < $1"
+            )
+            .bind(stamp(now - TRIGGER_MEMORY))
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        }
+        Ok(first)
     }
 }

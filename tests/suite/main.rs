@@ -10,6 +10,7 @@ mod crash_safety;
 mod cycle;
 mod event_retries;
 mod home_events;
+mod hostile;
 mod in_doubt;
 mod install;
 mod journey;
