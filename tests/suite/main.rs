@@ -9,6 +9,7 @@ mod commands;
 mod crash_safety;
 mod cycle;
 mod event_retries;
+mod fuzz;
 mod home_events;
 mod hostile;
 mod in_doubt;
