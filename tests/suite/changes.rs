@@ -93,7 +93,7 @@ on_both_backends! {
             "UPDATE scheduled_messages SET status = 'held', wake_at = NULL, reason = 'token_revoked',
                  due_at = created_at WHERE id = {id}"
         )).await.expect("held");
-        app.store.invalidate_user_credentials(alice.id, "token_revoked", Utc::now()).await.expect("invalid");
+        app.store.revoke_user_tokens(alice.id, "token_revoked", Utc::now(), Utc::now()).await.expect("invalid");
 
         app.press(TEAM, ALICE, blocks::ACTION_SEND_NOW, &id.to_string(), true).await;
         wait_until("send now is refused", Duration::from_secs(5), || async { (answers_with(&app, "Reconnect your account") >= 1).then_some(()) }).await;

@@ -11,6 +11,7 @@ use slack_scheduler::bot::{Bot, NOTICE_LEASE, NOTICE_MAX_ATTEMPTS, NoticeReport}
 use slack_scheduler::domain::MessageStatus;
 use slack_scheduler::sim::{Fault, FaultKind};
 use slack_scheduler::store::{Installation, TokenGrant};
+use slack_scheduler::tokens::Refresher;
 use tokio_util::sync::CancellationToken;
 
 use crate::common::harness::{ALICE, OLD, TEAM};
@@ -56,7 +57,7 @@ fn bot(h: &Harness) -> Bot {
     Bot::new(
         h.store.clone(),
         h.slack.clone(),
-        h.oauth.clone(),
+        Refresher::new(h.store.clone(), h.oauth.clone(), h.settings.refresh_lock),
         "http://127.0.0.1:9".into(),
     )
 }
@@ -134,7 +135,7 @@ on_both_backends! {
         // A second process: its own pool on the same database, its own bot.
         let other_store = db.store_with(h.cipher.clone()).await;
         let first = bot(&h);
-        let second = Bot::new(other_store, h.slack.clone(), h.oauth.clone(), "http://127.0.0.1:9".into());
+        let second = Bot::new(other_store.clone(), h.slack.clone(), Refresher::new(other_store, h.oauth.clone(), h.settings.refresh_lock), "http://127.0.0.1:9".into());
         let (now, cancel) = (Utc::now(), CancellationToken::new());
 
         let (a, b) = tokio::join!(first.send_notices(now, &cancel), second.send_notices(now, &cancel));

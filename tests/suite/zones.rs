@@ -4,6 +4,7 @@
 use chrono::Utc;
 use chrono_tz::Tz;
 use slack_scheduler::bot::{Bot, BotError};
+use slack_scheduler::tokens::Refresher;
 
 use crate::common::Harness;
 use crate::common::harness::{ALICE, TEAM};
@@ -14,7 +15,7 @@ on_both_backends! {
         let h = Harness::start(&db).await;
         let (alice, _) = h.connect(ALICE).await;
         h.store.set_user_tz(alice.id, "Europe/Berlin", Utc::now()).await.expect("cached");
-        let bot = Bot::new(h.store.clone(), h.slack.clone(), h.oauth.clone(), "http://127.0.0.1:9".into());
+        let bot = Bot::new(h.store.clone(), h.slack.clone(), Refresher::new(h.store.clone(), h.oauth.clone(), h.settings.refresh_lock), "http://127.0.0.1:9".into());
         assert_eq!(bot.user_zone(TEAM, ALICE).await.expect("zone"), Tz::Europe__Berlin);
 
         // The database goes away.
