@@ -7,7 +7,7 @@ use slack_scheduler::domain::MessageStatus;
 use slack_scheduler::store::{Backend, Store, TokenStatus};
 
 use crate::common::TestApp;
-use crate::common::harness::{ALICE, GENERAL, TEAM};
+use crate::common::harness::{ALICE, BOB, GENERAL, TEAM};
 use crate::on_both_backends;
 
 /// Makes the database refuse what a handler would do next: updating users,
@@ -61,5 +61,28 @@ on_both_backends! {
         assert_eq!(app.event("Ev-cut-short", revoked).await.status, 200);
         let alice = app.store.user(TEAM, ALICE).await.expect("read").expect("row");
         assert_eq!(alice.token_problem.as_deref(), Some("checked"), "the handled delivery was not run again");
+    }
+}
+
+on_both_backends! {
+    async fn two_deliveries_of_one_event_racing_end_as_one(db: TestDb) {
+        let app = TestApp::start(&db).await;
+        app.install(ALICE).await;
+        app.install(BOB).await;
+        app.command(ALICE, GENERAL, "in 5 hours revoked twice at once").await;
+        let revoked = json!({"type": "tokens_revoked", "tokens": {"oauth": [ALICE], "bot": []}});
+
+        // Slack's retry arriving while the first delivery is still being handled.
+        let (first, second) = tokio::join!(app.event("Ev-race", revoked.clone()), app.event("Ev-race", revoked.clone()));
+
+        assert_eq!((first.status, second.status), (200, 200));
+        let alice = app.store.user(TEAM, ALICE).await.expect("read").expect("row");
+        assert_eq!(alice.token_status, TokenStatus::Invalid);
+        let bob = app.store.user(TEAM, BOB).await.expect("read").expect("row");
+        assert_eq!(bob.token_status, TokenStatus::Active, "nobody else touched");
+        let m = &app.messages().await[0];
+        assert_eq!((m.status, m.reason.as_deref()), (MessageStatus::Cancelled, Some("tokens_revoked")));
+        let recorded = app.store.query_text_raw("SELECT event_id FROM slack_events").await.expect("read");
+        assert_eq!(recorded, [["Ev-race"]], "recorded once");
     }
 }
