@@ -10,6 +10,7 @@ mod crash_safety;
 mod cycle;
 mod event_retries;
 mod fuzz;
+mod fuzz_parsers;
 mod home_events;
 mod hostile;
 mod in_doubt;
