@@ -20,6 +20,10 @@ pub enum MessageTextError {
     Empty,
     #[error("That message is {chars} characters long; the limit is 4,000.")]
     TooLong { chars: usize },
+    /// NUL and the other control characters (tabs and line breaks aside)
+    /// are not text: Slack would not show them, and PostgreSQL cannot keep a NUL.
+    #[error("That message contains characters Slack cannot show. Remove them and try again.")]
+    ControlCharacters,
 }
 
 impl MessageText {
@@ -33,6 +37,12 @@ impl MessageText {
         let chars = text.chars().count();
         if chars > MAX_TEXT_CHARS {
             return Err(MessageTextError::TooLong { chars });
+        }
+        if text
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
+        {
+            return Err(MessageTextError::ControlCharacters);
         }
         Ok(Self(text.to_owned()))
     }
@@ -147,6 +157,19 @@ mod tests {
         );
         assert_eq!(MessageText::parse(" \n\t"), Err(MessageTextError::Empty));
         assert_eq!(MessageText::parse(""), Err(MessageTextError::Empty));
+    }
+
+    #[test]
+    fn control_characters_are_refused_but_tabs_and_line_breaks_are_text() {
+        assert_eq!(
+            MessageText::parse("a\u{0}b"),
+            Err(MessageTextError::ControlCharacters)
+        );
+        assert_eq!(
+            MessageText::parse("bell\u{7}"),
+            Err(MessageTextError::ControlCharacters)
+        );
+        assert!(MessageText::parse("one\ttwo\r\nthree").is_ok());
     }
 
     #[test]
