@@ -108,8 +108,10 @@ impl Application {
             Scheduler::new(&store, slack.clone(), refresher.clone(), settings)
                 .with_changes(homes.clone()),
         );
+        // The bot's statements (Home tabs, notices) are counted apart from the
+        // request handlers', so each figure says what its own path costs.
         let bot = Arc::new(Bot::new(
-            store.clone(),
+            store.counted(),
             slack,
             refresher,
             public_url.clone(),

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::domain::MessageStatus;
 use crate::slack::blocks::{self, HomeSpec};
 use crate::slack::{OAuthError, SlackApi, SlackError};
-use crate::store::{Notice, Store, StoreError, TokenOwner, TokenStatus};
+use crate::store::{Author, Notice, Store, StoreError, TokenOwner, TokenStatus};
 use crate::telemetry;
 use crate::tokens::{Refreshed, Refresher, needs_refresh};
 
@@ -148,12 +148,26 @@ impl Bot {
                     .ok_or_else(|| StoreError::Corrupt(format!("user {user_id} vanished")))?
             }
         };
-        let cached = user.tz.as_deref().and_then(|tz| tz.parse::<Tz>().ok());
-        if let (Some(tz), Some(checked)) = (cached, user.tz_checked_at)
+        self.zone_of(&user.author, user.tz.as_deref(), user.tz_checked_at)
+            .await
+    }
+
+    /// The zone of a user whose row was read already: the cached one while
+    /// it is fresh (no statement, no call), else asked of Slack.
+    pub async fn zone_of(
+        &self,
+        author: &Author,
+        cached: Option<&str>,
+        checked_at: Option<chrono::DateTime<Utc>>,
+    ) -> Result<Tz, BotError> {
+        let now = Utc::now();
+        let cached = cached.and_then(|tz| tz.parse::<Tz>().ok());
+        if let (Some(tz), Some(checked)) = (cached, checked_at)
             && checked > now - ZONE_TTL
         {
             return Ok(tz);
         }
+        let (team_id, user_id) = (author.team_id.as_str(), author.user_id.as_str());
         let asked = tokio::time::timeout(ZONE_LOOKUP_TIMEOUT, async {
             let token = match self.token(team_id).await {
                 Ok(token) => token,
@@ -171,7 +185,7 @@ impl Bot {
         .unwrap_or(Ok(None))?;
         match asked.as_deref().and_then(|tz| tz.parse::<Tz>().ok()) {
             Some(tz) => {
-                if let Err(err) = self.store.set_user_tz(user.author.id, tz.name(), now).await {
+                if let Err(err) = self.store.set_user_tz(author.id, tz.name(), now).await {
                     tracing::warn!(error = %err, "cannot cache a user's time zone");
                 }
                 Ok(tz)

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 
 use super::SharedState;
-use super::scheduling::{after_change, author, check, installed, not_installed, open_new_modal};
+use super::scheduling::{Requester, after_change, check, not_installed, open_new_modal, requester};
 use crate::domain::MessageStatus;
 use crate::domain::when::parse_quick;
 use crate::error::AppError;
@@ -45,9 +45,9 @@ async fn answer(app: &SharedState, body: SignedBody) -> Result<Response, AppErro
             "slash command without team, user or channel".into(),
         ));
     }
-    if !installed(app, &command.team_id).await? {
+    let Some(who) = requester(app, &command.team_id, &command.user_id).await? else {
         return Ok(reply(&not_installed(app, true)));
-    }
+    };
     // A replayed request (same trigger, signature still valid) does nothing.
     if let Some(trigger) = command.trigger_id.as_deref().filter(|t| !t.is_empty())
         && !app.store.record_trigger(trigger, Utc::now()).await?
@@ -62,8 +62,8 @@ async fn answer(app: &SharedState, body: SignedBody) -> Result<Response, AppErro
             Ok(StatusCode::OK.into_response())
         }
         "help" => Ok(Json(blocks::ephemeral(&blocks::help_message())).into_response()),
-        "list" => list(app, &command).await,
-        _ => quick(app, &command, text).await,
+        "list" => list(app, &who).await,
+        _ => quick(app, &command, &who, text).await,
     }
 }
 
@@ -104,32 +104,25 @@ fn open_modal(
     });
 }
 
-async fn list(app: &SharedState, command: &SlashCommand) -> Result<Response, AppError> {
-    let (author, _) = author(app, &command.team_id, &command.user_id).await?;
+async fn list(app: &SharedState, who: &Requester) -> Result<Response, AppError> {
     let waiting = [MessageStatus::Pending, MessageStatus::Held];
     let messages = app
         .store
-        .author_messages(author.id, &waiting, LIST_LIMIT, false)
+        .author_messages(who.author.id, &waiting, LIST_LIMIT, false)
         .await?;
-    let counts = app.store.author_counts(author.id).await?;
-    let tz = app
-        .bot
-        .user_zone(&command.team_id, &command.user_id)
-        .await?;
-    let content = blocks::pending_list(&messages, counts.pending + counts.held, tz);
+    let counts = app.store.author_counts(who.author.id).await?;
+    let content = blocks::pending_list(&messages, counts.pending + counts.held, who.tz);
     Ok(Json(blocks::ephemeral(&content)).into_response())
 }
 
 async fn quick(
     app: &SharedState,
     command: &SlashCommand,
+    who: &Requester,
     text: &str,
 ) -> Result<Response, AppError> {
     let now = Utc::now();
-    let tz = app
-        .bot
-        .user_zone(&command.team_id, &command.user_id)
-        .await?;
+    let tz = who.tz;
     let Some(parsed) = parse_quick(text, now, tz) else {
         let notice = format!(
             ":thinking_face: I couldn't find a time at the start of “{}”. Pick one below, or try `/schedule help`.",
@@ -152,9 +145,8 @@ async fn quick(
             )));
         }
     };
-    let (author, connect_url) = author(app, &command.team_id, &command.user_id).await?;
     let message = NewMessage {
-        author_id: author.id,
+        author_id: who.author.id,
         team_id: command.team_id.clone(),
         user_id: command.user_id.clone(),
         channel_id: command.channel_id.clone(),
@@ -170,7 +162,7 @@ async fn quick(
                 message.text.as_str(),
                 due.at(),
                 tz,
-                connect_url.as_deref(),
+                who.connect_url.as_deref(),
             );
             Ok(Json(blocks::ephemeral(&content)).into_response())
         }

@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::SharedState;
 use super::buttons;
-use super::scheduling::{after_change, author, check, installed, not_installed};
+use super::scheduling::{after_change, check, not_installed, requester};
 use crate::error::AppError;
 use crate::slack::SignedBody;
 use crate::slack::blocks;
@@ -78,9 +78,10 @@ async fn submit(app: &SharedState, submission: ViewSubmission) -> Result<Respons
     };
     // Before anything reads or writes the store: a workspace without
     // Scheduler changes nothing, not even a user row.
-    if !installed(app, &team_id).await? {
+    let user_id = submission.user.id.clone();
+    let Some(who) = requester(app, &team_id, &user_id).await? else {
         return Ok(errors([(blocks::TEXT_BLOCK, not_installed(app, false))]));
-    }
+    };
     if let Some(trigger) = submission.trigger_id.as_deref().filter(|t| !t.is_empty())
         && !app.store.record_trigger(trigger, Utc::now()).await?
     {
@@ -88,7 +89,6 @@ async fn submit(app: &SharedState, submission: ViewSubmission) -> Result<Respons
         tracing::warn!("a modal submission was received twice; the repeat is ignored");
         return Ok(StatusCode::OK.into_response());
     }
-    let user_id = submission.user.id.clone();
     let now = Utc::now();
 
     let channel = view
@@ -134,7 +134,7 @@ async fn submit(app: &SharedState, submission: ViewSubmission) -> Result<Respons
         );
     };
 
-    let (author, connect_url) = author(app, &team_id, &user_id).await?;
+    let (author, connect_url, tz) = (who.author, who.connect_url, who.tz);
     match editing {
         None => {
             let message = NewMessage {
@@ -182,13 +182,6 @@ async fn submit(app: &SharedState, submission: ViewSubmission) -> Result<Respons
         .map(|r| r.response_url.clone());
     let app = app.clone();
     tokio::spawn(async move {
-        let tz = match app.bot.user_zone(&team_id, &user_id).await {
-            Ok(tz) => tz,
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot confirm a scheduled message");
-                return;
-            }
-        };
         let content = blocks::scheduled_message(
             &channel,
             text.as_str(),

@@ -26,6 +26,43 @@ pub(super) async fn author(
     Ok((author, connect_url))
 }
 
+/// Who sent a request from an installed workspace: their row, their zone,
+/// and the link to connect their account if they have no working token.
+#[derive(Debug, Clone)]
+pub(super) struct Requester {
+    pub author: Author,
+    pub tz: chrono_tz::Tz,
+    pub connect_url: Option<String>,
+}
+
+/// The requester, or `None` when their workspace has not installed
+/// Scheduler (nothing is written then). One statement for a user seen
+/// before whose zone is fresh; a first request adds the user's row.
+pub(super) async fn requester(
+    app: &SharedState,
+    team_id: &str,
+    user_id: &str,
+) -> Result<Option<Requester>, BotError> {
+    let context = app.store.request_context(team_id, user_id).await?;
+    if !context.installed {
+        return Ok(None);
+    }
+    let (author, tz, checked, status) = match context.user {
+        Some(user) => (user.author, user.tz, user.tz_checked_at, user.token_status),
+        None => {
+            let author = app.store.ensure_user(team_id, user_id, Utc::now()).await?;
+            (author, None, None, TokenStatus::None)
+        }
+    };
+    let tz = app.bot.zone_of(&author, tz.as_deref(), checked).await?;
+    let connect_url = (status != TokenStatus::Active).then(|| app.bot.connect_url(team_id));
+    Ok(Some(Requester {
+        author,
+        tz,
+        connect_url,
+    }))
+}
+
 /// Whether the workspace has Scheduler installed (its bot token is present).
 pub(super) async fn installed(app: &SharedState, team_id: &str) -> Result<bool, StoreError> {
     Ok(app

@@ -42,7 +42,9 @@ pub use notices::Notice;
 pub use outcomes::{OutcomeRecord, RecordReport};
 pub use stats::MessageStats;
 pub use tokens::{RefreshRight, RefreshTake, TokenOwner};
-pub use users::{Author, TokenGrant, TokenStatus, UserCredentials, UserRecord};
+pub use users::{
+    Author, RequestContext, TokenGrant, TokenStatus, UserContext, UserCredentials, UserRecord,
+};
 pub use workspaces::{Installation, Workspace};
 
 /// Runs `$body` against whichever pool is configured, counting one statement.

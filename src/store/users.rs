@@ -300,3 +300,74 @@ impl Store {
         Ok(())
     }
 }
+
+/// Who is asking, as one statement finds out: whether their workspace has
+/// Scheduler installed, and what we know of them (no token is opened).
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub installed: bool,
+    /// `None` when the user has never been seen.
+    pub user: Option<UserContext>,
+}
+
+#[derive(Debug, Clone)]
+pub struct UserContext {
+    pub author: Author,
+    pub tz: Option<String>,
+    pub tz_checked_at: Option<DateTime<Utc>>,
+    pub token_status: TokenStatus,
+}
+
+#[derive(sqlx::FromRow)]
+struct ContextRow {
+    installed: bool,
+    id: Option<i64>,
+    tz: Option<String>,
+    tz_checked_at: Option<DateTime<Utc>>,
+    token_status: Option<String>,
+}
+
+impl Store {
+    /// The context of a request from `user_id` in `team_id`, in one
+    /// statement: the command path's first and often only read.
+    pub async fn request_context(
+        &self,
+        team_id: &str,
+        user_id: &str,
+    ) -> Result<RequestContext, StoreError> {
+        let row: Option<ContextRow> = on_db!(self, |pool| sqlx::query_as(
+            "SELECT (w.bot_access_token IS NOT NULL AND w.uninstalled_at IS NULL) AS installed,
+                    u.id, u.tz, u.tz_checked_at, u.token_status
+             FROM workspaces AS w
+             LEFT JOIN users AS u ON u.team_id = w.team_id AND u.user_id = $2
+             WHERE w.team_id = $1"
+        )
+        .bind(team_id)
+        .bind(user_id)
+        .fetch_optional(pool)
+        .await)?;
+        let Some(row) = row else {
+            return Ok(RequestContext {
+                installed: false,
+                user: None,
+            });
+        };
+        let user = match (row.id, row.token_status) {
+            (Some(id), Some(status)) => Some(UserContext {
+                author: Author {
+                    id,
+                    team_id: team_id.to_owned(),
+                    user_id: user_id.to_owned(),
+                },
+                tz: row.tz,
+                tz_checked_at: row.tz_checked_at,
+                token_status: TokenStatus::parse(&status)?,
+            }),
+            _ => None,
+        };
+        Ok(RequestContext {
+            installed: row.installed,
+            user,
+        })
+    }
+}

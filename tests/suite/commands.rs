@@ -213,3 +213,21 @@ on_both_backends! {
         assert!(modal.to_string().contains("Connect your account"), "the modal offers to connect");
     }
 }
+
+on_both_backends! {
+    /// The quick form's cost in the database: one statement for who is
+    /// asking (installation, user, zone), one for the replay guard, one
+    /// for the insert; the Home tab follows on the bot's own time.
+    async fn a_quick_command_costs_at_most_three_statements(db: TestDb) {
+        let app = TestApp::start(&db).await;
+        app.install(ALICE).await;
+        // The first command meets alice and caches her zone.
+        app.command(ALICE, GENERAL, "in 3 hours warming up").await;
+        let before = app.state.store.statements();
+        let answer = app.command(ALICE, GENERAL, "in 4 hours Counted").await;
+        let spent = app.state.store.statements() - before;
+        assert!(ephemeral_text(&answer.body).contains("Scheduled"), "{}", answer.body);
+        assert!(spent <= 3, "{spent} statements for one quick command");
+        assert_eq!(app.messages().await.len(), 2);
+    }
+}
