@@ -162,6 +162,11 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..=100), global = true)]
     pub scheduler_max_attempts: u32,
 
+    /// Seconds a claim holds its messages; a process that dies leaves them in doubt this long.
+    #[arg(long, env = "SCHEDULER_LEASE_SECS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(5..=3_600), global = true)]
+    pub scheduler_lease_secs: u64,
+
     /// Seconds an in-doubt message may wait for its history look-up before it is posted again.
     #[arg(long, env = "SCHEDULER_VERIFY_WAIT_SECS", default_value_t = 900,
           value_parser = clap::value_parser!(u64).range(0..=86_400), global = true)]
@@ -355,6 +360,7 @@ impl Config {
             concurrency: self.scheduler_concurrency as usize,
             max_attempts: self.scheduler_max_attempts,
             verify_wait: Duration::from_secs(self.scheduler_verify_wait_secs),
+            lease: Duration::from_secs(self.scheduler_lease_secs),
             history_per_window: self.slack_history_per_minute,
             history_page: self.slack_history_page,
             ..crate::scheduler::Settings::default()
