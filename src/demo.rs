@@ -54,6 +54,7 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
         .await
         .context("binding a local port")?;
     let app_url = format!("http://{}", listener.local_addr()?);
+    sim.allow_redirect_url(&format!("{app_url}/slack/oauth/callback"));
     let sim_settings = sim.settings();
     let mut app_config = config.clone();
     app_config.database_url = database_url.clone();
@@ -69,7 +70,6 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
     };
     let mut settings = app_config.scheduler_settings();
     settings.tick = Duration::from_secs(1);
-    settings.channel_rate_per_sec = 5;
     let store = Store::connect(
         &database_url,
         TokenCipher::from_config(None, &database_url)?,

@@ -82,6 +82,11 @@ async fn run_sim(args: slack_scheduler::config::SimArgs) -> anyhow::Result<()> {
     let simulator = sim::Simulator::start_on(args.sim_bind_addr, settings).await?;
     simulator.seed_demo_workspace();
     simulator.set_app_url(&args.sim_app_url);
+    // The app's Redirect URL, as its manifest registers it.
+    simulator.allow_redirect_url(&format!(
+        "{}/slack/oauth/callback",
+        args.sim_app_url.trim_end_matches('/')
+    ));
     let base = simulator.base_url();
     let sim_settings = simulator.settings();
     println!(

@@ -12,8 +12,13 @@
 //!
 //! Tests hold a [`Simulator`] and read its record of every call directly.
 
+mod authorize;
+pub mod block_kit;
+mod limits;
 pub mod outbound;
+mod settings;
 pub mod state;
+pub mod text;
 mod web_api;
 
 use std::net::SocketAddr;
@@ -26,7 +31,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use chrono::Utc;
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -34,15 +38,17 @@ use tokio_util::sync::CancellationToken;
 
 pub use outbound::{AppAnswer, Command};
 pub use state::{
-    EphemeralMessage, Fault, FaultKind, PostedMessage, RecordedCall, SimChannel, SimSettings,
-    SimTeam, SimUser, SimView, TokenKind,
+    EphemeralMessage, Fault, FaultKind, MetadataMode, PostedMessage, RecordedCall, SimChannel,
+    SimSettings, SimTeam, SimUser, SimView, TokenKind,
 };
 
+use limits::Limits;
 use state::{AuthCode, SimState};
 
 pub(crate) struct SimInner {
     state: Mutex<SimState>,
-    channel_limiter: Mutex<Option<Arc<DefaultKeyedRateLimiter<String>>>>,
+    /// Built from the settings' limits; rebuilt when a test changes them.
+    limits: Mutex<Arc<Limits>>,
     /// For the requests the simulator sends the app.
     http: reqwest::Client,
     base_url: String,
@@ -51,8 +57,13 @@ pub(crate) struct SimInner {
 }
 
 impl SimInner {
-    fn channel_limiter(&self) -> Option<Arc<DefaultKeyedRateLimiter<String>>> {
-        self.channel_limiter.lock().ok().and_then(|l| l.clone())
+    /// The rate limiters for `settings` (the current ones).
+    fn limits(&self, settings: &SimSettings) -> Arc<Limits> {
+        let mut limits = self.limits.lock().unwrap_or_else(|p| p.into_inner());
+        if !limits.matches(settings) {
+            *limits = Arc::new(Limits::new(settings));
+        }
+        limits.clone()
     }
 }
 
@@ -88,14 +99,14 @@ impl Simulator {
     pub async fn start_on(addr: SocketAddr, settings: SimSettings) -> std::io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let limiter = limiter_for(settings.channel_rate);
+        let limits = Arc::new(Limits::new(&settings));
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
             .map_err(std::io::Error::other)?;
         let inner = Arc::new(SimInner {
             state: Mutex::new(SimState::new(settings)),
-            channel_limiter: Mutex::new(limiter),
+            limits: Mutex::new(limits),
             http,
             base_url: format!("http://{addr}"),
             app_url: Mutex::new(None),
@@ -151,14 +162,18 @@ impl Simulator {
         self.with_state(|s| s.settings.clone())
     }
 
+    /// Changes the settings; changed rate limits start counting afresh.
     pub fn update_settings(&self, change: impl FnOnce(&mut SimSettings)) {
-        let rate = self.with_state(|s| {
-            change(&mut s.settings);
-            s.settings.channel_rate
+        self.with_state(|s| change(&mut s.settings));
+    }
+
+    /// Adds `url` to the app's configured Redirect URLs.
+    pub fn allow_redirect_url(&self, url: &str) {
+        self.update_settings(|s| {
+            if !s.redirect_urls.iter().any(|u| u == url) {
+                s.redirect_urls.push(url.to_owned());
+            }
         });
-        if let Ok(mut limiter) = self.inner.channel_limiter.lock() {
-            *limiter = limiter_for(rate);
-        }
     }
 
     pub fn add_team(&self, id: &str, name: &str) {
@@ -351,7 +366,8 @@ impl Simulator {
         self.with_state(|s| s.ephemerals.clone())
     }
 
-    /// Puts a message into a channel as if `user_id` typed it in Slack.
+    /// Puts a message into a channel as if `user_id` typed it in Slack
+    /// (stored as Slack stores text: see [`text::stored_text`]).
     pub fn post_as(&self, channel: &str, user_id: &str, text: &str) -> String {
         self.with_state(|s| {
             let ts = s.next_ts();
@@ -359,7 +375,7 @@ impl Simulator {
                 channel: channel.into(),
                 ts: ts.clone(),
                 user: user_id.into(),
-                text: text.into(),
+                text: text::stored_text(text),
                 metadata: None,
                 blocks: None,
                 as_bot: false,
@@ -369,17 +385,10 @@ impl Simulator {
     }
 }
 
-fn limiter_for(rate: Option<(u32, u32)>) -> Option<Arc<DefaultKeyedRateLimiter<String>>> {
-    let (per_second, burst) = rate?;
-    let quota = Quota::per_second(std::num::NonZeroU32::new(per_second)?)
-        .allow_burst(std::num::NonZeroU32::new(burst).unwrap_or(std::num::NonZeroU32::MIN));
-    Some(Arc::new(RateLimiter::keyed(quota)))
-}
-
 fn router(inner: Arc<SimInner>) -> Router {
     Router::new()
         .route("/api/{method}", any(web_api::api))
-        .route("/oauth/v2/authorize", get(authorize))
+        .route("/oauth/v2/authorize", get(authorize::authorize))
         .route("/_sim/response/{id}", post(response_url))
         .route("/_sim/calls", get(list_calls))
         .route("/_sim/messages", get(list_messages))
@@ -389,87 +398,9 @@ fn router(inner: Arc<SimInner>) -> Router {
         .with_state(inner)
 }
 
-#[derive(Debug, Deserialize)]
-struct AuthorizeQuery {
-    client_id: Option<String>,
-    redirect_uri: Option<String>,
-    state: Option<String>,
-    team: Option<String>,
-    /// Bot scopes; absent when a user only connects their own account.
-    scope: Option<String>,
-    /// `1` to act as a user who clicks "Cancel".
-    sim_deny: Option<String>,
-    /// Sign in as this user for this approval.
-    sim_user: Option<String>,
-}
-
-/// The approval page: approves at once, as the signed-in user, and sends
-/// the browser back with a code and the app's `state`.
-async fn authorize(
-    State(sim): State<Arc<SimInner>>,
-    Query(query): Query<AuthorizeQuery>,
-) -> Response {
-    let mut state = sim.state.lock().unwrap_or_else(|p| p.into_inner());
-    if query.client_id.as_deref() != Some(state.settings.client_id.as_str()) {
-        return (StatusCode::BAD_REQUEST, "Invalid client_id parameter").into_response();
-    }
-    let Some(redirect_uri) = query.redirect_uri.clone() else {
-        return (StatusCode::BAD_REQUEST, "Missing redirect_uri").into_response();
-    };
-    let app_state = query.state.clone().unwrap_or_default();
-    let separator = if redirect_uri.contains('?') { '&' } else { '?' };
-    let encode = |s: &str| {
-        serde_urlencoded::to_string([("v", s)])
-            .unwrap_or_default()
-            .split_off(2)
-    };
-    if query.sim_deny.as_deref() == Some("1") {
-        return found(&format!(
-            "{redirect_uri}{separator}error=access_denied&state={}",
-            encode(&app_state)
-        ));
-    }
-    let signed_in = match query.sim_user.as_deref() {
-        Some(user) => state
-            .users
-            .get(user)
-            .map(|u| (u.team_id.clone(), u.id.clone())),
-        None => state.browser_user.clone(),
-    };
-    let Some((team_id, user_id)) =
-        signed_in.filter(|(t, _)| query.team.as_deref().is_none_or(|want| want == t))
-    else {
-        return (StatusCode::BAD_REQUEST, "No simulated user is signed in").into_response();
-    };
-    let code = format!("sim-code-{}", state::random_id(16));
-    state.codes.insert(
-        code.clone(),
-        AuthCode {
-            team_id,
-            user_id,
-            bot_scopes: query.scope.as_deref().is_some_and(|s| !s.is_empty()),
-            redirect_uri: Some(redirect_uri.clone()),
-            expires_at: Utc::now() + chrono::Duration::minutes(10),
-            used: false,
-        },
-    );
-    found(&format!(
-        "{redirect_uri}{separator}code={}&state={}",
-        encode(&code),
-        encode(&app_state)
-    ))
-}
-
-/// 302, as Slack's approval page answers.
-fn found(location: &str) -> Response {
-    (
-        StatusCode::FOUND,
-        [(axum::http::header::LOCATION, location.to_owned())],
-    )
-        .into_response()
-}
-
-/// `response_url` posts from the app.
+/// `response_url` posts from the app: shown to the user (kept in the
+/// ephemerals) if their blocks are valid; refused with 400 and Slack's
+/// reasons otherwise. Recorded like a Web API call, as `response_url`.
 async fn response_url(
     State(sim): State<Arc<SimInner>>,
     Path(id): Path<String>,
@@ -480,6 +411,13 @@ async fn response_url(
         return (StatusCode::NOT_FOUND, "expired_url").into_response();
     };
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let params = body.as_object().cloned().unwrap_or_default();
+    if let Err(refusal) = web_api::message_blocks(&params) {
+        let outcome = refusal.outcome();
+        state.record("response_url", None, body, outcome);
+        return refusal.into_response_with(StatusCode::BAD_REQUEST);
+    }
+    state.record("response_url", None, body.clone(), "ok".into());
     state.ephemerals.push(EphemeralMessage {
         channel: Some(channel),
         user: Some(user),
@@ -572,9 +510,9 @@ async fn command(
         text: &request.text,
     };
     match sim.send_command(&app_url, command).await {
-        Ok(answer) => {
-            axum::Json(json!({"status": answer.status, "body": answer.body})).into_response()
-        }
+        Ok(answer) => axum::Json(json!({"status": answer.status, "body": answer.body,
+                              "invalid_blocks": answer.invalid_blocks}))
+        .into_response(),
         Err(err) => (
             StatusCode::BAD_GATEWAY,
             format!("the app did not answer: {err}"),

@@ -8,6 +8,25 @@ use sha2::Sha256;
 use super::state::SimTrigger;
 use super::{SimInner, Simulator};
 
+/// Slack shows a 200 JSON answer as a message (a slash command's reply) or
+/// acts on its `response_action`; either must be valid Block Kit.
+fn answer_problems(status: u16, body: &str) -> Vec<String> {
+    if status != 200 {
+        return Vec::new();
+    }
+    let Ok(Value::Object(answer)) = serde_json::from_str::<Value>(body) else {
+        return Vec::new();
+    };
+    let mut problems = Vec::new();
+    if let Some(blocks) = answer.get("blocks").filter(|b| !b.is_null()) {
+        problems.extend(super::block_kit::check_message_blocks(blocks));
+    }
+    if let Some(view) = answer.get("view").filter(|v| !v.is_null()) {
+        problems.extend(super::block_kit::check_view(view));
+    }
+    problems
+}
+
 /// `v0=` + hex(HMAC-SHA256(secret, "v0:{timestamp}:{body}")).
 pub fn sign(signing_secret: &str, timestamp: i64, body: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(signing_secret.as_bytes())
@@ -21,6 +40,10 @@ pub fn sign(signing_secret: &str, timestamp: i64, body: &str) -> String {
 pub struct AppAnswer {
     pub status: u16,
     pub body: String,
+    /// Why Slack would not show this answer: the reasons its blocks (a
+    /// slash command's reply) or its view (a modal's `response_action`)
+    /// are not valid Block Kit. Empty when Slack would show it.
+    pub invalid_blocks: Vec<String>,
 }
 
 impl AppAnswer {
@@ -144,7 +167,12 @@ impl SimInner {
             .await?;
         let status = response.status().as_u16();
         let body = response.text().await?;
-        Ok(AppAnswer { status, body })
+        let invalid_blocks = answer_problems(status, &body);
+        Ok(AppAnswer {
+            status,
+            body,
+            invalid_blocks,
+        })
     }
 
     /// A single-use `trigger_id`, valid for the configured few seconds.

@@ -1,6 +1,8 @@
 //! The simulated Slack's memory: workspaces, users, conversations, tokens,
 //! posted messages, views, injected faults and the record of every call.
 
+pub use super::settings::{MetadataMode, SimSettings};
+
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
@@ -197,39 +199,6 @@ impl Fault {
     }
 }
 
-/// Limits and lifetimes the simulator enforces.
-#[derive(Debug, Clone)]
-pub struct SimSettings {
-    pub client_id: String,
-    pub client_secret: String,
-    pub signing_secret: String,
-    /// Lifetime of rotated access tokens (Slack: 12 hours).
-    pub access_token_ttl: Duration,
-    /// Latency added to every Web API call.
-    pub latency: Duration,
-    /// Per-channel posting limit (posts per second, burst); `None` = off.
-    pub channel_rate: Option<(u32, u32)>,
-    /// `conversations.history` calls per minute per token; `None` = off.
-    pub history_per_minute: Option<u32>,
-    /// Lifetime of a `trigger_id` (Slack: 3 seconds).
-    pub trigger_ttl: Duration,
-}
-
-impl Default for SimSettings {
-    fn default() -> Self {
-        Self {
-            client_id: "1000000001.2000000002".into(),
-            client_secret: "sim-client-secret".into(),
-            signing_secret: "sim-signing-secret".into(),
-            access_token_ttl: Duration::from_secs(12 * 3600),
-            latency: Duration::ZERO,
-            channel_rate: None,
-            history_per_minute: None,
-            trigger_ttl: Duration::from_secs(3),
-        }
-    }
-}
-
 #[derive(Debug)]
 pub struct SimState {
     pub settings: SimSettings,
@@ -247,7 +216,6 @@ pub struct SimState {
     /// `response_url` ids → where the command came from.
     pub response_urls: HashMap<String, (String, String, String)>,
     pub faults: Vec<Fault>,
-    pub history_calls: HashMap<String, VecDeque<tokio::time::Instant>>,
     /// The user a browser is signed in as, for the authorize page.
     pub browser_user: Option<(String, String)>,
     pub next_seq: u64,
@@ -271,7 +239,6 @@ impl SimState {
             triggers: HashMap::new(),
             response_urls: HashMap::new(),
             faults: Vec::new(),
-            history_calls: HashMap::new(),
             browser_user: None,
             next_seq: 0,
             last_ts_micros: 0,

@@ -1,0 +1,246 @@
+//! Messages: `chat.postMessage`, `chat.postEphemeral` and
+//! `conversations.history`, with Slack's limits, its Block Kit checks and
+//! text stored the way Slack stores it.
+
+use serde_json::{Map, Value, json};
+
+use super::super::block_kit;
+use super::super::limits::{Limit, Limits};
+use super::super::state::{
+    EphemeralMessage, MetadataMode, PostedMessage, SimChannel, SimState, SimToken, TokenKind,
+};
+use super::super::text::stored_text;
+use super::{Refusal, refuse, str_param};
+
+/// `blocks`, if present, valid Block Kit for a message; refused as
+/// `invalid_blocks` with Slack's reasons otherwise
+/// (docs.slack.dev/reference/methods/chat.postMessage, "invalid_blocks").
+pub(in super::super) fn message_blocks(
+    params: &Map<String, Value>,
+) -> Result<Option<Value>, Refusal> {
+    let Some(blocks) = params.get("blocks").filter(|b| !b.is_null()) else {
+        return Ok(None);
+    };
+    let problems = block_kit::check_message_blocks(blocks);
+    if problems.is_empty() {
+        Ok(Some(blocks.clone()))
+    } else {
+        Err(Refusal::Invalid {
+            code: "invalid_blocks",
+            messages: problems,
+        })
+    }
+}
+
+pub(super) fn post_message(
+    state: &mut SimState,
+    limits: &Limits,
+    caller: &SimToken,
+    params: &Map<String, Value>,
+) -> Result<Value, Refusal> {
+    let channel_param =
+        str_param(params, "channel").ok_or_else(|| Refusal::Error("channel_not_found".into()))?;
+    let text = params
+        .get("text")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let blocks = message_blocks(params)?;
+    if text.trim().is_empty() && blocks.is_none() {
+        return refuse("no_text");
+    }
+    if text.chars().count() > 40_000 {
+        return refuse("msg_too_long");
+    }
+    let channel_id = if caller.kind == TokenKind::Bot && channel_param.starts_with('U') {
+        im_channel(state, caller, channel_param)?
+    } else {
+        channel_param.to_owned()
+    };
+    let channel = match state.channels.get(&channel_id) {
+        Some(c) if c.team_id == caller.team_id => c.clone(),
+        _ => return refuse("channel_not_found"),
+    };
+    if channel.archived {
+        return refuse("is_archived");
+    }
+    if !channel.members.contains(&caller.user_id) {
+        return refuse("not_in_channel");
+    }
+    let mut metadata = match params.get("metadata") {
+        Some(Value::String(s)) => serde_json::from_str(s).ok(),
+        Some(Value::Null) | None => None,
+        Some(other) => Some(other.clone()),
+    };
+    if metadata.is_some() && caller.kind == TokenKind::User {
+        match state.settings.user_token_metadata {
+            MetadataMode::Accepted => {}
+            MetadataMode::Refused => return refuse("metadata_must_be_sent_from_app"),
+            MetadataMode::Dropped => metadata = None,
+        }
+    }
+    limits
+        .take(
+            Limit::ChannelPosts,
+            &format!("{}/{channel_id}", caller.team_id),
+        )
+        .map_err(Refusal::RateLimited)?;
+    limits
+        .take(Limit::WorkspacePosts, &caller.team_id)
+        .map_err(Refusal::RateLimited)?;
+    let text = stored_text(&text);
+    let ts = state.next_ts();
+    state.messages.push(PostedMessage {
+        channel: channel_id.clone(),
+        ts: ts.clone(),
+        user: caller.user_id.clone(),
+        text: text.clone(),
+        metadata: metadata.clone(),
+        blocks: blocks.clone(),
+        as_bot: caller.kind == TokenKind::Bot,
+    });
+    let mut shown = json!({"type": "message", "text": text, "user": caller.user_id, "ts": ts,
+                           "team": caller.team_id});
+    if let Some(metadata) = metadata {
+        shown["metadata"] = metadata;
+    }
+    if let Some(blocks) = blocks {
+        shown["blocks"] = blocks;
+    }
+    Ok(json!({"channel": channel_id, "ts": ts, "message": shown}))
+}
+
+/// The DM between the bot and `user` (created on first use).
+pub(super) fn im_channel(
+    state: &mut SimState,
+    caller: &SimToken,
+    user: &str,
+) -> Result<String, Refusal> {
+    let target = state
+        .users
+        .get(user)
+        .filter(|u| u.team_id == caller.team_id);
+    if target.is_none() {
+        return refuse("user_not_found");
+    }
+    let id = format!("D{}", user.trim_start_matches('U'));
+    let bot = state
+        .teams
+        .get(&caller.team_id)
+        .map(|t| t.bot_user_id.clone())
+        .unwrap_or_default();
+    state
+        .channels
+        .entry(id.clone())
+        .or_insert_with(|| SimChannel {
+            id: id.clone(),
+            team_id: caller.team_id.clone(),
+            name: format!("dm-{user}"),
+            members: [user.to_owned(), bot].into_iter().collect(),
+            archived: false,
+        });
+    Ok(id)
+}
+
+pub(super) fn post_ephemeral(
+    state: &mut SimState,
+    caller: &SimToken,
+    params: &Map<String, Value>,
+) -> Result<Value, Refusal> {
+    let channel =
+        str_param(params, "channel").ok_or_else(|| Refusal::Error("channel_not_found".into()))?;
+    let user = str_param(params, "user").ok_or_else(|| Refusal::Error("user_not_found".into()))?;
+    message_blocks(params)?;
+    if state
+        .users
+        .get(user)
+        .is_none_or(|u| u.team_id != caller.team_id)
+    {
+        return refuse("user_not_found");
+    }
+    let body = Value::Object(params.clone());
+    state.ephemerals.push(EphemeralMessage {
+        channel: Some(channel.to_owned()),
+        user: Some(user.to_owned()),
+        body,
+    });
+    let ts = state.next_ts();
+    Ok(json!({"message_ts": ts}))
+}
+
+fn ts_key(ts: &str) -> Option<(i64, i64)> {
+    let (secs, micros) = ts.split_once('.').unwrap_or((ts, "0"));
+    let micros = format!("{micros:0<6}");
+    Some((secs.parse().ok()?, micros.get(..6)?.parse().ok()?))
+}
+
+/// `conversations.history`, newest first, a page at a time: at most
+/// `history_page_max` messages a page however large the `limit` asked
+/// for, with `has_more` and `next_cursor` for the rest.
+pub(super) fn history(
+    state: &mut SimState,
+    limits: &Limits,
+    caller: &SimToken,
+    params: &Map<String, Value>,
+) -> Result<Value, Refusal> {
+    limits
+        .take(Limit::History, &caller.team_id)
+        .map_err(Refusal::RateLimited)?;
+    let channel_id =
+        str_param(params, "channel").ok_or_else(|| Refusal::Error("channel_not_found".into()))?;
+    let channel = match state.channels.get(channel_id) {
+        Some(c) if c.team_id == caller.team_id => c,
+        _ => return refuse("channel_not_found"),
+    };
+    if !channel.members.contains(&caller.user_id) {
+        return refuse("not_in_channel");
+    }
+    let oldest = str_param(params, "oldest").and_then(ts_key);
+    let latest = str_param(params, "latest").and_then(ts_key);
+    let limit = str_param(params, "limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or_else(|| state.settings.history_page_default())
+        .clamp(1, state.settings.history_page_max.max(1));
+    let offset = str_param(params, "cursor")
+        .and_then(|c| c.parse::<usize>().ok())
+        .unwrap_or(0);
+    let full_metadata = str_param(params, "include_all_metadata") == Some("true");
+    let mut matching: Vec<&PostedMessage> = state
+        .messages
+        .iter()
+        .filter(|m| m.channel == channel_id)
+        .filter(|m| {
+            let key = ts_key(&m.ts);
+            oldest.is_none_or(|o| key > Some(o)) && latest.is_none_or(|l| key < Some(l))
+        })
+        .collect();
+    matching.sort_by_key(|m| std::cmp::Reverse(ts_key(&m.ts)));
+    let page: Vec<Value> = matching
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|m| {
+            let mut shown = json!({"type": "message", "user": m.user, "text": m.text, "ts": m.ts});
+            if let Some(blocks) = &m.blocks {
+                shown["blocks"] = blocks.clone();
+            }
+            if let Some(metadata) = &m.metadata {
+                shown["metadata"] = if full_metadata {
+                    metadata.clone()
+                } else {
+                    json!({"event_type": metadata.get("event_type").cloned().unwrap_or(Value::Null)})
+                };
+            }
+            shown
+        })
+        .collect();
+    let has_more = matching.len() > offset + limit;
+    let next_cursor = if has_more {
+        (offset + limit).to_string()
+    } else {
+        String::new()
+    };
+    Ok(
+        json!({"messages": page, "has_more": has_more, "response_metadata": {"next_cursor": next_cursor}}),
+    )
+}
