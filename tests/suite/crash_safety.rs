@@ -130,7 +130,11 @@ on_both_backends! {
         let h = Harness::start(&db).await;
         let (alice, _) = h.connect(ALICE).await;
         let due = Utc::now();
-        h.schedule_many(&alice, GENERAL, "bulk", 20, due).await;
+        // Five each into four conversations: the bulk write, not one
+        // channel's pace or a long history, is what this test is about.
+        for channel in h.add_channels("C6", 4, &[ALICE]) {
+            h.schedule_many(&alice, &channel, "bulk", 5, due).await;
+        }
         let ids: Vec<i64> = h.store.all_messages().await.expect("read").iter().map(|m| m.id).collect();
         let poisoned = ids[7];
         let trigger = match db.backend {

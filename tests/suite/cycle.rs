@@ -104,7 +104,11 @@ on_both_backends! {
         h.store_tokens_expiring(ALICE, &tokens, Utc::now() - chrono::Duration::minutes(1)).await;
         h.sim.expire_access_tokens(Some(ALICE));
         let due = Utc::now();
-        h.schedule_many(&alice, GENERAL, "standup", 50, due).await;
+        // Five each into ten conversations: at Slack's pace of one post a
+        // second per channel, fifty into one would take most of a minute.
+        for channel in h.add_channels("C4", 10, &[ALICE]) {
+            h.schedule_many(&alice, &channel, "standup", 5, due).await;
+        }
 
         let report = h.cycle_at(due + chrono::Duration::seconds(1)).await;
         assert_eq!((report.claimed, report.sent), (50, 50));
@@ -227,18 +231,19 @@ on_both_backends! {
 
 on_both_backends! {
     async fn a_burst_into_one_channel_is_paced_not_rejected(db: TestDb) {
-        // Slack tolerates a little more than we allow ourselves, as network
-        // jitter can bring two of our posts closer together than we sent them.
-        let settings = Settings { channel_rate_per_sec: 5, channel_burst: 2, ..test_settings() };
-        let h = Harness::with_settings(&db, settings).await;
-        h.sim.update_settings(|s| s.channel_rate = Some((5, 3)));
+        // The harness's pace is Slack's at its time scale: ten posts a real
+        // second; the simulator tolerates a burst of 3, as jitter can bring
+        // two posts closer together than they were sent.
+        let h = Harness::start(&db).await;
         let (alice, _) = h.connect(ALICE).await;
         let due = Utc::now();
         h.schedule_many(&alice, GENERAL, "burst", 10, due).await;
         let started = std::time::Instant::now();
         let report = h.cycle_at(due + chrono::Duration::seconds(1)).await;
         assert_eq!(report.sent, 10);
-        assert!(started.elapsed() >= Duration::from_millis(1_400), "8 posts after the burst at 5/s");
+        let spacing = Duration::from_secs(1) / h.settings.channel_rate_per_sec;
+        let after_burst = 10 - h.settings.channel_burst;
+        assert!(started.elapsed() >= spacing * after_burst, "{after_burst} posts after the burst, {spacing:?} apart");
         let refused = h.sim.calls(Some("chat.postMessage")).iter().filter(|c| c.outcome != "ok").count();
         assert_eq!(refused, 0, "Slack never had to refuse a post");
         // Posted in due order.
@@ -255,9 +260,12 @@ on_both_backends! {
         let (alice, _) = h.connect(ALICE).await;
         let base = Utc::now();
         // 250 messages; the first of each batch of 100 fails (no such channel).
+        // The rest go to 25 conversations: statements, not one channel's
+        // pace, are what this test counts.
+        let channels = h.add_channels("C5", 25, &[ALICE]);
         let messages: Vec<NewMessage> = (0..250i64)
             .map(|i| {
-                let channel = if i % 100 == 0 { "C9999" } else { GENERAL };
+                let channel = if i % 100 == 0 { "C9999" } else { channels[i as usize % 25].as_str() };
                 new_message(&alice, channel, &format!("counted {i}"), base + chrono::Duration::milliseconds(i * 1_000))
             })
             .collect();

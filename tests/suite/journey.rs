@@ -9,14 +9,14 @@ use slack_scheduler::domain::MessageStatus;
 use slack_scheduler::sim::SimSettings;
 use slack_scheduler::slack::blocks;
 
-use crate::common::harness::{ALICE, GENERAL, RANDOM, TEAM, test_settings};
+use crate::common::harness::{ALICE, GENERAL, RANDOM, TEAM, test_settings, test_sim_settings};
 use crate::common::{TestApp, wait_until};
 use crate::on_both_backends;
 
 on_both_backends! {
     async fn install_schedule_and_deliver_with_tokens_expiring_on_the_way(db: TestDb) {
         // Slack's tokens here live four seconds; the messages are due later.
-        let sim_settings = SimSettings { access_token_ttl: Duration::from_secs(4), ..SimSettings::default() };
+        let sim_settings = SimSettings { access_token_ttl: Duration::from_secs(4), ..test_sim_settings() };
         let app = TestApp::start_with(&db, sim_settings, test_settings(), |_| {}).await;
 
         let page = app.install(ALICE).await;

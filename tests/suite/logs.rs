@@ -30,6 +30,7 @@ async fn a_full_journey_logs_json_lines_without_tokens_or_message_text() {
         .expect("addr")
         .port();
     let app_url = format!("http://127.0.0.1:{port}");
+    sim.allow_redirect_url(&format!("{app_url}/slack/oauth/callback"));
     let settings = sim.settings();
     let mut child = Command::new(env!("CARGO_BIN_EXE_slack-scheduler"))
         .env_clear()

@@ -8,11 +8,12 @@ use chrono::Utc;
 use serde_json::Value;
 use slack_scheduler::domain::MessageStatus;
 use slack_scheduler::scheduler::Settings;
-use slack_scheduler::sim::SimSettings;
 use slack_scheduler::store::{Backend, ClaimRequest, MessageEdit, TokenGrant};
 use tower::ServiceExt;
 
-use crate::common::harness::{ALICE, GENERAL, OLD, TEAM, new_message, test_settings};
+use crate::common::harness::{
+    ALICE, GENERAL, OLD, TEAM, new_message, test_settings, test_sim_settings,
+};
 use crate::common::{TestApp, TestDb, wait_until};
 use crate::on_both_backends;
 
@@ -137,7 +138,7 @@ on_both_backends! {
 }
 
 async fn with_token(db: &TestDb) -> TestApp {
-    TestApp::start_with(db, SimSettings::default(), test_settings(), |config| {
+    TestApp::start_with(db, test_sim_settings(), test_settings(), |config| {
         config.stats_api_token = Some("s3cret-operator-token".into());
     })
     .await
@@ -189,7 +190,7 @@ on_both_backends! {
 on_both_backends! {
     async fn metrics_expose_the_cycle_in_prometheus_text(db: TestDb) {
         let settings = Settings { ..test_settings() };
-        let app = TestApp::start_with(&db, SimSettings::default(), settings, |_| {}).await;
+        let app = TestApp::start_with(&db, test_sim_settings(), settings, |_| {}).await;
         app.install(ALICE).await;
         app.command(ALICE, GENERAL, "in 2 seconds metric me").await;
         app.command(ALICE, OLD, "in 2 seconds fail me").await;

@@ -101,7 +101,9 @@ on_both_backends! {
             ..test_settings()
         };
         let h = Harness::with_settings(&db, settings).await;
-        h.sim.update_settings(|s| s.channel_rate = Some((10, 3)));
+        // Slack's pace, one a second after a burst of three, at the
+        // harness's time scale: ten a real second.
+        h.sim.update_settings(|s| s.channel_rate = Some((1, 3)));
         let (alice, _) = h.connect(ALICE).await;
         let rooms = channels(&h, "C5", 20);
         let due = Utc::now();
@@ -171,8 +173,12 @@ on_postgres! {
             ..test_settings()
         };
         let h = Harness::with_settings(&db, settings.clone()).await;
-        // Slack allows five a second here, with a burst of two.
-        h.sim.update_settings(|s| s.channel_rate = Some((5, 2)));
+        // Slack's pace, one a second with a burst of two, with its second
+        // lasting 200 ms here: five a real second.
+        h.sim.update_settings(|s| {
+            s.time_scale = 0.2;
+            s.channel_rate = Some((1, 2));
+        });
         let (alice, _) = h.connect(ALICE).await;
         let due = Utc::now() - chrono::Duration::seconds(1);
         h.schedule_many(&alice, GENERAL, "shared pace", 20, due).await;

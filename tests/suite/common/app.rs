@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::TestDb;
-use super::harness::{TEAM, test_settings};
+use super::harness::{TEAM, test_settings, test_sim_settings};
 
 pub struct TestApp {
     pub sim: Simulator,
@@ -46,7 +46,7 @@ pub fn base_config() -> Config {
 
 impl TestApp {
     pub async fn start(db: &TestDb) -> Self {
-        Self::start_with(db, SimSettings::default(), test_settings(), |_| {}).await
+        Self::start_with(db, test_sim_settings(), test_settings(), |_| {}).await
     }
 
     pub async fn start_with(
@@ -59,6 +59,8 @@ impl TestApp {
         sim.seed_demo_workspace();
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("port");
         let url = format!("http://{}", listener.local_addr().expect("address"));
+        // The app's Redirect URL, as its manifest registers it.
+        sim.allow_redirect_url(&format!("{url}/slack/oauth/callback"));
         let mut config = base_config();
         config.database_url = db.url.clone();
         config.public_url = url.clone();
@@ -196,6 +198,28 @@ impl TestApp {
             .send_event(&self.url, envelope)
             .await
             .expect("event delivered")
+    }
+
+    /// Stores `count` messages of `user` in `channel`, due an hour apart
+    /// from an hour from now; returns nothing (read them back with
+    /// [`TestApp::messages`]).
+    pub async fn store_many(&self, user: &str, channel: &str, count: usize) {
+        let now = chrono::Utc::now();
+        let author = self
+            .store
+            .ensure_user(TEAM, user, now)
+            .await
+            .expect("author");
+        let messages: Vec<_> = (0..count)
+            .map(|i| {
+                let due = now + chrono::Duration::hours(1 + i as i64);
+                super::harness::new_message(&author, channel, &format!("stored {i} <&>"), due)
+            })
+            .collect();
+        self.store
+            .insert_messages(&messages, now)
+            .await
+            .expect("messages stored");
     }
 
     pub async fn messages(&self) -> Vec<MessageRecord> {

@@ -36,23 +36,55 @@ pub struct Harness {
     pub settings: Settings,
 }
 
-/// Cycle settings for tests: no pacing to speak of, short backoffs.
+/// How long one of Slack's seconds lasts in the tests' simulator: a tenth
+/// of a real one, so its "minute" is six seconds. Every Slack window the
+/// app paces itself by is scaled by the same factor in [`test_settings`].
+pub const TIME_SCALE: f64 = 0.1;
+
+/// The simulator as strict as Slack, at the tests' [`TIME_SCALE`].
+pub fn test_sim_settings() -> SimSettings {
+    SimSettings::default().with_time_scale(TIME_SCALE)
+}
+
+/// `duration` of Slack's time at the tests' [`TIME_SCALE`].
+pub fn slack_time(duration: Duration) -> Duration {
+    duration.mul_f64(TIME_SCALE)
+}
+
+/// Cycle settings for tests: Slack's pace at [`TIME_SCALE`] (one post a
+/// second per channel becomes ten a real second; the pacing
+/// budget, the history window and the verify wait shrink alike), short
+/// backoffs.
 pub fn test_settings() -> Settings {
+    let slack = Settings::default();
     Settings {
         tick: Duration::from_secs(60),
         batch_size: 1000,
         concurrency: 64,
         max_attempts: 3,
-        channel_rate_per_sec: 10_000,
-        channel_burst: 10_000,
+        channel_rate_per_sec: per_real_second(slack.channel_rate_per_sec),
+        // At a tenth of Slack's time the app's own fixed delays (a claim, a
+        // database round trip) weigh ten times as much against Slack's
+        // interval; posting without a burst keeps the slack against Slack's
+        // burst that its real second gives.
+        channel_burst: 1,
+        pacing_budget: slack_time(slack.pacing_budget),
         retry_base: Duration::from_secs(5),
         retry_cap: Duration::from_secs(30),
         slack_timeout: Duration::from_secs(2),
+        // Slack's history budget is per (scaled) minute. (The verify wait is
+        // measured on the cycle's clock, which tests move by hand.)
+        history_window: slack_time(slack.history_window),
         // Drains in tests are small: every outcome is in hand long before
         // this, so each drain writes in as few statements as it can.
         flush_interval: Duration::from_secs(2),
-        ..Settings::default()
+        ..slack
     }
+}
+
+/// `per_slack_second` events a second of Slack's time, per real second.
+fn per_real_second(per_slack_second: u32) -> u32 {
+    (f64::from(per_slack_second) / TIME_SCALE).round() as u32
 }
 
 impl Harness {
@@ -61,7 +93,7 @@ impl Harness {
     }
 
     pub async fn with_settings(db: &TestDb, settings: Settings) -> Self {
-        let sim = Simulator::start(SimSettings::default())
+        let sim = Simulator::start(test_sim_settings())
             .await
             .expect("simulator starts");
         sim.seed_demo_workspace();
@@ -169,6 +201,19 @@ impl Harness {
             .insert_messages(&messages, Utc::now())
             .await
             .expect("messages stored");
+    }
+
+    /// `count` more conversations in the workspace, with `members`: for
+    /// tests whose many messages are not about one channel's pace.
+    pub fn add_channels(&self, prefix: &str, count: usize, members: &[&str]) -> Vec<String> {
+        (0..count)
+            .map(|i| {
+                let id = format!("{prefix}{i:03}");
+                self.sim
+                    .add_channel(TEAM, &id, &format!("room-{id}"), members);
+                id
+            })
+            .collect()
     }
 
     pub async fn cycle_at(&self, now: DateTime<Utc>) -> CycleReport {
