@@ -263,21 +263,36 @@ impl Bot {
                 .author_messages(
                     author.id,
                     &[MessageStatus::Pending, MessageStatus::Sending],
-                    15,
+                    blocks::HOME_UPCOMING as i64,
                     false,
                 )
                 .await?,
             held: self
                 .store
-                .author_messages(author.id, &[MessageStatus::Held], 10, false)
+                .author_messages(
+                    author.id,
+                    &[MessageStatus::Held],
+                    blocks::HOME_HELD as i64,
+                    false,
+                )
                 .await?,
             sent: self
                 .store
-                .author_messages(author.id, &[MessageStatus::Sent], 5, true)
+                .author_messages(
+                    author.id,
+                    &[MessageStatus::Sent],
+                    blocks::HOME_RECENT as i64,
+                    true,
+                )
                 .await?,
             failed: self
                 .store
-                .author_messages(author.id, &[MessageStatus::Failed], 5, true)
+                .author_messages(
+                    author.id,
+                    &[MessageStatus::Failed],
+                    blocks::HOME_RECENT as i64,
+                    true,
+                )
                 .await?,
             tz,
             now,

@@ -188,7 +188,7 @@ async fn refresh_list(app: &SharedState, team_id: &str, user_id: &str, response_
     let waiting = [MessageStatus::Pending, MessageStatus::Held];
     let (Ok(messages), Ok(counts)) = (
         app.store
-            .author_messages(author.id, &waiting, 20, false)
+            .author_messages(author.id, &waiting, blocks::LIST_FITS as i64, false)
             .await,
         app.store.author_counts(author.id).await,
     ) else {

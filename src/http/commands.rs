@@ -19,8 +19,8 @@ use crate::slack::blocks;
 use crate::slack::inbound::SlashCommand;
 use crate::store::{InsertError, NewMessage};
 
-/// How many waiting messages `/schedule list` shows.
-const LIST_LIMIT: i64 = 20;
+/// How many waiting messages `/schedule list` shows: what fits in a message.
+const LIST_LIMIT: i64 = blocks::LIST_FITS as i64;
 
 pub async fn handle(State(app): State<SharedState>, body: SignedBody) -> Response {
     match answer(&app, body).await {

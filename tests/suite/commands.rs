@@ -231,3 +231,24 @@ on_both_backends! {
         assert_eq!(app.messages().await.len(), 2);
     }
 }
+
+on_both_backends! {
+    /// Sixty waiting messages: the list shows what fits in one message's 50
+    /// blocks, says how many more there are, and Slack accepts it.
+    async fn a_list_longer_than_a_message_allows_is_accepted_by_slack(db: TestDb) {
+        let app = TestApp::start(&db).await;
+        app.install(ALICE).await;
+        app.store_many(ALICE, GENERAL, 60).await;
+        let answer = app.command(ALICE, GENERAL, "list").await;
+        assert_eq!(answer.status, 200);
+        assert_eq!(answer.invalid_blocks, Vec::<String>::new(), "Slack shows it");
+        let json: Value = serde_json::from_str(&answer.body).expect("json");
+        let shown = json["blocks"].as_array().expect("blocks");
+        assert!(shown.len() <= 50, "{} blocks", shown.len());
+        let rendered = json["blocks"].to_string();
+        assert!(rendered.contains("(60)"), "the count: {rendered}");
+        let more = 60 - blocks::LIST_FITS;
+        assert!(rendered.contains(&format!("…and {more} more in the Scheduler app's Home tab.")), "{rendered}");
+        assert!(rendered.contains("stored 0 &lt;&amp;&gt;"), "the soonest first");
+    }
+}

@@ -162,3 +162,49 @@ on_both_backends! {
         assert_eq!(dms, 1, "told once");
     }
 }
+
+on_both_backends! {
+    /// Three hundred messages of every kind: Slack accepts the Home tab
+    /// (within 100 blocks), which shows the most relevant first and says
+    /// how many more there are.
+    async fn a_home_tab_for_three_hundred_messages_is_accepted_by_slack(db: TestDb) {
+        let app = TestApp::start(&db).await;
+        app.install(ALICE).await;
+        app.store_many(ALICE, GENERAL, 300).await;
+        // A quarter each: held, pending, sent and failed.
+        app.store
+            .execute_raw(
+                "UPDATE scheduled_messages SET
+                   status = CASE id % 4 WHEN 0 THEN 'held' WHEN 2 THEN 'sent' ELSE 'failed' END,
+                   reason = CASE id % 4 WHEN 0 THEN 'token_revoked' WHEN 3 THEN 'is_archived' ELSE NULL END,
+                   wake_at = NULL
+                 WHERE id % 4 <> 1",
+            )
+            .await
+            .expect("statuses set");
+        app.event("Ev-home-300", json!({"type": "app_home_opened", "user": ALICE, "channel": "D0001", "tab": "home"})).await;
+        // Publishes started before the statuses were set may come first.
+        let home = wait_until("the Home tab of all 300 is published", Duration::from_secs(15), || async {
+            app.sim.home_view(ALICE).filter(|v| v.to_string().contains("*75* waiting for you"))
+        })
+        .await;
+        let publishes = app.sim.calls(Some("views.publish"));
+        assert!(publishes.iter().all(|c| c.outcome == "ok"), "Slack refused a publish: {:?}",
+            publishes.iter().map(|c| c.outcome.clone()).collect::<Vec<_>>());
+        let shown = home["blocks"].as_array().expect("blocks").len();
+        assert!(shown <= 100, "{shown} blocks");
+        let rendered = home.to_string();
+        assert!(rendered.contains("*75* upcoming") && rendered.contains("*75* sent") && rendered.contains("*75* failed"), "{rendered}");
+        let held_at = rendered.find("Waiting for you").expect("held section");
+        let upcoming_at = rendered.find("*Upcoming*").expect("upcoming section");
+        assert!(held_at < upcoming_at, "held messages first");
+        for more in [
+            format!("…and {} more waiting for you.", 75 - blocks::HOME_HELD),
+            format!("…and {} more.", 75 - blocks::HOME_UPCOMING),
+            format!("…and {} more sent earlier.", 75 - blocks::HOME_RECENT),
+            format!("…and {} more failed earlier.", 75 - blocks::HOME_RECENT),
+        ] {
+            assert!(rendered.contains(&more), "{more}");
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! Block Kit builders: the modal, the Home tab ([`home`]) and the messages
+//! the app shows users ([`messages`]). Pure functions of their inputs,
+//! built with slack-morphism's Block Kit types, each within Slack's
+//! documented limits (checked in the tests by the simulator's validator).
+
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use chrono_tz::Tz;
+use slack_morphism::prelude::*;
+
+mod home;
+mod messages;
+#[cfg(test)]
+mod tests;
+
+pub use home::{HomeSpec, home_view};
+pub use messages::{help_message, notice_message, pending_list, scheduled_message};
+
+pub const CHANNEL_BLOCK: &str = "channel_block";
+pub const CHANNEL_ACTION: &str = "channel";
+pub const TEXT_BLOCK: &str = "text_block";
+pub const TEXT_ACTION: &str = "text";
+pub const WHEN_BLOCK: &str = "when_block";
+pub const WHEN_ACTION: &str = "when";
+
+/// The modal's `callback_id` when scheduling a new message.
+pub const NEW_CALLBACK: &str = "schedule_new";
+/// The modal's `callback_id` when editing one (its id in `private_metadata`).
+pub const EDIT_CALLBACK: &str = "schedule_edit";
+
+pub const ACTION_EDIT: &str = "edit_message";
+pub const ACTION_CANCEL: &str = "cancel_message";
+pub const ACTION_SEND_NOW: &str = "send_now";
+pub const ACTION_NEW: &str = "open_schedule_modal";
+pub const ACTION_CONNECT: &str = "connect_account";
+
+/// Slack's plain-text input holds at most 3,000 characters.
+const MODAL_TEXT_LIMIT: u64 = 3_000;
+/// "Up to 50 blocks in each message, 100 blocks in modals or Home tabs"
+/// (docs.slack.dev/reference/block-kit/blocks).
+const MESSAGE_BLOCKS: usize = 50;
+const VIEW_BLOCKS: usize = 100;
+
+/// The most messages `/schedule list` can show in one message: a title,
+/// two blocks per message, and a line saying how many more there are.
+pub const LIST_FITS: usize = (MESSAGE_BLOCKS - 2) / 2;
+/// How many messages of each kind the Home tab asks for: what it can show
+/// within its 100 blocks, the most relevant first.
+pub const HOME_HELD: usize = 10;
+pub const HOME_UPCOMING: usize = 20;
+pub const HOME_RECENT: usize = 5;
+/// How much of a message a list shows.
+const PREVIEW_CHARS: usize = 150;
+
+/// `&`, `<` and `>` are control characters in Slack's mrkdwn.
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// A short one-line preview of a message, escaped for mrkdwn.
+pub fn preview(text: &str) -> String {
+    let line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut short: String = line.chars().take(PREVIEW_CHARS).collect();
+    if line.chars().count() > PREVIEW_CHARS {
+        short.push('…');
+    }
+    escape(&short)
+}
+
+/// "Thu, Dec 24 at 5:00 PM CET" in the user's zone.
+pub fn local_time(at: DateTime<Utc>, tz: Tz) -> String {
+    at.with_timezone(&tz)
+        .format("%a, %b %-d at %-I:%M %p %Z")
+        .to_string()
+}
+
+/// A time Slack renders in each reader's own zone, with our rendering in
+/// the author's zone as the fallback.
+pub fn slack_time(at: DateTime<Utc>, tz: Tz) -> String {
+    format!(
+        "<!date^{}^{{date_short_pretty}} at {{time}}|{}>",
+        at.timestamp(),
+        local_time(at, tz)
+    )
+}
+
+/// The next full hour, in the user's zone, as the modal's starting point.
+pub fn next_full_hour(now: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
+    let local = now.with_timezone(&tz);
+    let floor = local.duration_trunc(Duration::hours(1)).unwrap_or(local);
+    (floor + Duration::hours(1)).with_timezone(&Utc)
+}
+
+fn md_section(text: String) -> SlackBlock {
+    SlackSectionBlock::new().with_text(md!(text)).into()
+}
+
+fn context(text: String) -> SlackBlock {
+    SlackContextBlock::new(vec![SlackContextBlockElement::MarkDown(
+        SlackBlockMarkDownText::new(text),
+    )])
+    .into()
+}
+
+fn button(text: &str, action_id: &str, value: String) -> SlackBlockButtonElement {
+    SlackBlockButtonElement::new(pt!(text))
+        .with_action_id(SlackActionId::new(action_id.to_owned()))
+        .with_value(value)
+}
+
+fn cancel_button(id: i64) -> SlackBlockButtonElement {
+    button("Cancel", ACTION_CANCEL, id.to_string())
+        .with_style(SlackBlockButtonStyle::Danger)
+        // Every text of a confirmation dialog is plain_text
+        // (docs.slack.dev/reference/block-kit/composition-objects/confirmation-dialog-object).
+        .with_confirm(SlackBlockConfirmItem::new(
+            pt!("Cancel this message?"),
+            pt!("It will not be sent."),
+            pt!("Cancel it"),
+            pt!("Keep it"),
+        ))
+}
+
+fn connect_button(url: &str) -> Option<SlackActionBlockElement> {
+    let url = reqwest::Url::parse(url).ok()?;
+    Some(
+        SlackBlockButtonElement::new(pt!("Connect your account"))
+            .with_action_id(SlackActionId::new(ACTION_CONNECT.to_owned()))
+            .with_url(url)
+            .with_style(SlackBlockButtonStyle::Primary)
+            .into(),
+    )
+}
+
+fn connect_blocks(connect_url: Option<&str>, why: &str) -> Vec<SlackBlock> {
+    let Some(url) = connect_url else {
+        return Vec::new();
+    };
+    let mut blocks = vec![md_section(format!(":warning: {why}"))];
+    if let Some(button) = connect_button(url) {
+        blocks.push(SlackActionsBlock::new(vec![button]).into());
+    }
+    blocks
+}
+
+/// What the scheduling modal starts with.
+#[derive(Debug, Clone)]
+pub struct ModalSpec {
+    /// The message being edited, if any.
+    pub editing: Option<i64>,
+    /// The conversation to preselect; `None` defaults to where the modal was opened.
+    pub channel: Option<String>,
+    pub text: Option<String>,
+    pub due: DateTime<Utc>,
+    /// A note above the fields ("I couldn't read a time in …").
+    pub notice: Option<String>,
+    /// Shown when the user has not connected their account.
+    pub connect_url: Option<String>,
+}
+
+pub fn schedule_modal(spec: &ModalSpec) -> SlackView {
+    let mut blocks: Vec<SlackBlock> = Vec::new();
+    if let Some(notice) = &spec.notice {
+        blocks.push(md_section(notice.clone()));
+    }
+    blocks.extend(connect_blocks(
+        spec.connect_url.as_deref(),
+        "Connect your Slack account so Scheduler can post as you. Messages you schedule now wait until you do.",
+    ));
+    let mut channel = SlackBlockConversationsSelectElement::new()
+        .with_action_id(SlackActionId::new(CHANNEL_ACTION.to_owned()))
+        .with_placeholder(pt!("Pick a channel or DM"))
+        .with_response_url_enabled(true);
+    channel = match &spec.channel {
+        Some(id) => channel.with_initial_conversation(SlackConversationId::new(id.clone())),
+        None => channel.with_default_to_current_conversation(true),
+    };
+    let mut text = SlackBlockPlainTextInputElement::new()
+        .with_action_id(SlackActionId::new(TEXT_ACTION.to_owned()))
+        .with_multiline(true)
+        .with_max_length(MODAL_TEXT_LIMIT)
+        .with_placeholder(pt!("What should be posted?"));
+    if let Some(initial) = &spec.text {
+        text = text.with_initial_value(initial.chars().take(MODAL_TEXT_LIMIT as usize).collect());
+    }
+    let initial_time = jiff::Timestamp::from_second(spec.due.timestamp())
+        .ok()
+        .map(SlackDateTime);
+    let mut when = SlackBlockDateTimePickerElement::new()
+        .with_action_id(SlackActionId::new(WHEN_ACTION.to_owned()));
+    if let Some(initial_time) = initial_time {
+        when = when.with_initial_date_time(initial_time);
+    }
+    blocks.push(
+        SlackInputBlock::new(pt!("Post in"), channel.into())
+            .with_block_id(SlackBlockId::new(CHANNEL_BLOCK.to_owned()))
+            .into(),
+    );
+    blocks.push(
+        SlackInputBlock::new(pt!("Message"), text.into())
+            .with_block_id(SlackBlockId::new(TEXT_BLOCK.to_owned()))
+            .into(),
+    );
+    blocks.push(
+        SlackInputBlock::new(pt!("When"), when.into())
+            .with_block_id(SlackBlockId::new(WHEN_BLOCK.to_owned()))
+            .with_hint(pt!(
+                "In your own time zone. It is posted as you, at that minute."
+            ))
+            .into(),
+    );
+    let (title, submit, callback, metadata) = match spec.editing {
+        Some(id) => ("Edit message", "Save", EDIT_CALLBACK, Some(id.to_string())),
+        None => ("Schedule a message", "Schedule", NEW_CALLBACK, None),
+    };
+    let mut modal = SlackModalView::new(pt!(title), blocks)
+        .with_submit(pt!(submit))
+        .with_close(pt!("Close"))
+        .with_callback_id(SlackCallbackId::new(callback.to_owned()));
+    if let Some(metadata) = metadata {
+        modal = modal.with_private_metadata(metadata);
+    }
+    SlackView::Modal(modal)
+}
+
+/// A small modal that only says something (a refused edit from the Home tab).
+pub fn notice_modal(title: &str, text: &str) -> SlackView {
+    SlackView::Modal(
+        SlackModalView::new(pt!(title), vec![md_section(text.to_owned())]).with_close(pt!("OK")),
+    )
+}
+
+pub fn text_message(text: &str) -> SlackMessageContent {
+    SlackMessageContent::new()
+        .with_text(text.to_owned())
+        .with_blocks(vec![md_section(text.to_owned())])
+}
+
+/// A slash-command answer only the user sees.
+pub fn ephemeral(content: &SlackMessageContent) -> serde_json::Value {
+    let mut body = serde_json::to_value(content).unwrap_or_else(|_| serde_json::json!({}));
+    body["response_type"] = serde_json::Value::String("ephemeral".into());
+    body
+}
+
+/// "…and 3 more" when `total` is more than `shown`.
+pub(super) fn more_line(total: i64, shown: usize, what: &str) -> Option<SlackBlock> {
+    let hidden = total - i64::try_from(shown).unwrap_or(i64::MAX);
+    (hidden > 0).then(|| context(format!("…and {hidden} more{what}.")))
+}

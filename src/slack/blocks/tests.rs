@@ -1,0 +1,308 @@
+//! The builders' output, checked against Slack's rules by the simulator's
+//! Block Kit validator.
+
+use super::home::HomeSection;
+use super::*;
+use chrono::TimeZone;
+
+fn at(h: u32, m: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 24, h, m, 0)
+        .single()
+        .expect("valid")
+}
+
+#[test]
+fn next_full_hour_respects_half_hour_zones() {
+    let kolkata: Tz = "Asia/Kolkata".parse().expect("zone");
+    // 10:10 UTC is 15:40 in Kolkata: the next full hour there is 16:00 = 10:30 UTC.
+    assert_eq!(next_full_hour(at(10, 10), kolkata), at(10, 30));
+    assert_eq!(
+        next_full_hour(at(10, 10), chrono_tz::Europe::Berlin),
+        at(11, 0)
+    );
+}
+
+#[test]
+fn the_modal_has_its_three_fields_and_the_times_initial_value() {
+    let spec = ModalSpec {
+        editing: None,
+        channel: None,
+        text: Some("draft".into()),
+        due: at(17, 0),
+        notice: None,
+        connect_url: None,
+    };
+    let json = serde_json::to_value(schedule_modal(&spec)).expect("serialises");
+    let blocks = json["blocks"].as_array().expect("blocks");
+    let ids: Vec<&str> = blocks
+        .iter()
+        .filter_map(|b| b["block_id"].as_str())
+        .collect();
+    assert_eq!(ids, [CHANNEL_BLOCK, TEXT_BLOCK, WHEN_BLOCK]);
+    assert_eq!(
+        blocks[0]["element"]["default_to_current_conversation"],
+        true
+    );
+    assert_eq!(blocks[1]["element"]["multiline"], true);
+    assert_eq!(blocks[1]["element"]["initial_value"], "draft");
+    assert_eq!(
+        blocks[2]["element"]["initial_date_time"],
+        at(17, 0).timestamp()
+    );
+    assert_eq!(json["callback_id"], NEW_CALLBACK);
+    assert_eq!(json["type"], "modal");
+}
+
+#[test]
+fn an_edit_modal_names_the_message_and_preselects_its_channel() {
+    let spec = ModalSpec {
+        editing: Some(42),
+        channel: Some("C9".into()),
+        text: None,
+        due: at(9, 0),
+        notice: None,
+        connect_url: Some("https://x.test/slack/install".into()),
+    };
+    let json = serde_json::to_value(schedule_modal(&spec)).expect("serialises");
+    assert_eq!(json["private_metadata"], "42");
+    assert_eq!(json["callback_id"], EDIT_CALLBACK);
+    let text = json.to_string();
+    assert!(text.contains("\"initial_conversation\":\"C9\""));
+    assert!(
+        text.contains("https://x.test/slack/install"),
+        "connect link shown"
+    );
+}
+
+#[test]
+fn user_text_is_escaped_and_shortened_in_previews() {
+    assert_eq!(preview("a <b> & c"), "a &lt;b&gt; &amp; c");
+    let long = "word ".repeat(100);
+    assert!(preview(&long).ends_with('…'));
+    assert!(preview(&long).chars().count() <= PREVIEW_CHARS + 1);
+}
+
+#[test]
+fn local_times_read_in_the_users_zone() {
+    assert_eq!(
+        local_time(at(16, 0), chrono_tz::Europe::Berlin),
+        "Thu, Dec 24 at 5:00 PM CET"
+    );
+    assert!(
+        slack_time(at(16, 0), chrono_tz::Europe::Berlin)
+            .starts_with(&format!("<!date^{}^", at(16, 0).timestamp()))
+    );
+}
+
+use crate::domain::MessageStatus;
+use crate::sim::block_kit::{check_message_blocks, check_view};
+use crate::store::{MessageCounts, MessageRecord, Notice};
+
+fn record(id: i64, status: MessageStatus, text: &str) -> MessageRecord {
+    MessageRecord {
+        id,
+        author_id: 1,
+        team_id: "T1".into(),
+        user_id: "U1".into(),
+        channel_id: "C1".into(),
+        text: text.into(),
+        due_at: at(9, 0) + chrono::Duration::minutes(id),
+        status,
+        attempts: 0,
+        wake_at: None,
+        slack_ts: None,
+        sent_at: None,
+        reason: (status == MessageStatus::Failed || status == MessageStatus::Held)
+            .then(|| "channel_not_found".into()),
+        verify_before_post: false,
+        needs_notice: false,
+        created_at: at(8, 0),
+        updated_at: at(8, 0),
+    }
+}
+
+fn records(status: MessageStatus, count: i64, offset: i64) -> Vec<MessageRecord> {
+    (0..count)
+        .map(|i| {
+            record(
+                offset + i,
+                status,
+                &format!("message <{i}> & more {}", "x".repeat(200)),
+            )
+        })
+        .collect()
+}
+
+fn view_json(view: &SlackView) -> serde_json::Value {
+    serde_json::to_value(view).expect("serialises")
+}
+
+fn blocks_json(content: &SlackMessageContent) -> serde_json::Value {
+    serde_json::to_value(&content.blocks).expect("serialises")
+}
+
+fn home_of(held: i64, upcoming: i64, sent: i64, failed: i64, connect: bool) -> HomeSpec {
+    HomeSpec {
+        counts: MessageCounts {
+            pending: upcoming,
+            held,
+            sent,
+            failed,
+            cancelled: 0,
+        },
+        held: records(MessageStatus::Held, held.min(HOME_HELD as i64), 0),
+        upcoming: records(
+            MessageStatus::Pending,
+            upcoming.min(HOME_UPCOMING as i64),
+            1000,
+        ),
+        sent: records(MessageStatus::Sent, sent.min(HOME_RECENT as i64), 2000),
+        failed: records(MessageStatus::Failed, failed.min(HOME_RECENT as i64), 3000),
+        tz: chrono_tz::Europe::Berlin,
+        now: at(12, 0),
+        connect_url: connect.then(|| "https://x.test/slack/install?team=T1".into()),
+        connect_problem: connect.then(|| "token_revoked".into()),
+    }
+}
+
+#[test]
+fn every_modal_the_app_opens_is_valid_block_kit() {
+    let new = ModalSpec {
+        editing: None,
+        channel: None,
+        text: Some("a".repeat(5000)),
+        due: at(17, 0),
+        notice: Some(format!(
+            ":thinking_face: I couldn't find a time in “{}”.",
+            preview(&"<&>".repeat(500))
+        )),
+        connect_url: Some("https://x.test/slack/install?team=T1".into()),
+    };
+    let edit = ModalSpec {
+        editing: Some(42),
+        channel: Some("C9".into()),
+        ..new.clone()
+    };
+    for view in [
+        schedule_modal(&new),
+        schedule_modal(&edit),
+        notice_modal("Scheduler", "That message is not yours."),
+    ] {
+        let json = view_json(&view);
+        assert_eq!(check_view(&json), Vec::<String>::new(), "{json}");
+    }
+}
+
+#[test]
+fn the_cancel_confirmation_is_plain_text() {
+    let json = serde_json::to_value(cancel_button(7)).expect("serialises");
+    for part in ["title", "text", "confirm", "deny"] {
+        assert_eq!(json["confirm"][part]["type"], "plain_text", "{part}");
+    }
+}
+
+#[test]
+fn a_home_tab_with_hundreds_of_messages_stays_within_100_blocks() {
+    for (held, upcoming, sent, failed, connect) in [
+        (0, 0, 0, 0, false),
+        (3, 2, 1, 1, false),
+        (300, 300, 300, 300, true),
+        (0, 300, 0, 0, false),
+        (300, 0, 0, 0, true),
+    ] {
+        let json = view_json(&home_view(&home_of(held, upcoming, sent, failed, connect)));
+        let problems = check_view(&json);
+        assert_eq!(
+            problems,
+            Vec::<String>::new(),
+            "{held}/{upcoming}/{sent}/{failed}"
+        );
+        let blocks = json["blocks"].as_array().expect("blocks").len();
+        assert!(blocks <= 100, "{blocks} blocks");
+    }
+}
+
+#[test]
+fn a_full_home_tab_shows_the_most_relevant_and_says_how_many_more() {
+    let json = view_json(&home_view(&home_of(300, 300, 300, 300, false))).to_string();
+    assert!(json.contains("Waiting for you"), "held messages come first");
+    assert!(json.contains("…and 290 more waiting for you."), "{json}");
+    assert!(json.contains("…and 280 more."), "soonest 20 upcoming shown");
+    assert!(json.contains("…and 295 more sent earlier."));
+    assert!(json.contains("…and 295 more failed earlier."));
+}
+
+#[test]
+fn sections_give_way_to_later_ones_when_the_budget_is_short() {
+    let many = records(MessageStatus::Held, 80, 0);
+    let sections = [
+        HomeSection {
+            messages: &many,
+            per_message: 2,
+            always: false,
+        },
+        HomeSection {
+            messages: &many,
+            per_message: 2,
+            always: true,
+        },
+    ];
+    // 95 blocks: the first takes 3 + 44 × 2, leaving the second its 3.
+    assert_eq!(home::fit_sections(95, &sections), [44, 0]);
+    assert_eq!(home::fit_sections(101, &sections), [47, 0]);
+    assert_eq!(home::fit_sections(200, &sections), [80, 17]);
+}
+
+#[test]
+fn a_list_longer_than_a_message_allows_shows_what_fits_and_points_home() {
+    let waiting = records(MessageStatus::Pending, 60, 0);
+    let content = pending_list(&waiting, 60, chrono_tz::Europe::Berlin);
+    let blocks = blocks_json(&content);
+    assert_eq!(check_message_blocks(&blocks), Vec::<String>::new());
+    assert!(blocks.as_array().expect("blocks").len() <= 50);
+    let text = blocks.to_string();
+    assert!(
+        text.contains(&format!(
+            "…and {} more in the Scheduler app's Home tab.",
+            60 - LIST_FITS
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn every_message_the_app_sends_is_valid_block_kit() {
+    let notice = Notice {
+        id: 1,
+        author_id: 1,
+        team_id: "T1".into(),
+        user_id: "U1".into(),
+        channel_id: "C1".into(),
+        text: "x <y> & z".repeat(500),
+        due_at: at(9, 0),
+        status: MessageStatus::Failed,
+        reason: Some("is_archived".into()),
+    };
+    let tz = chrono_tz::Europe::Berlin;
+    for content in [
+        help_message(),
+        text_message("Sorry, something went wrong."),
+        scheduled_message(
+            "C1",
+            &"long <text> & ".repeat(400),
+            at(9, 0),
+            tz,
+            Some("https://x.test/i"),
+        ),
+        notice_message(&notice, tz, Some("https://x.test/i")),
+        pending_list(&[], 0, tz),
+        pending_list(&records(MessageStatus::Held, 3, 0), 3, tz),
+    ] {
+        let blocks = blocks_json(&content);
+        assert_eq!(
+            check_message_blocks(&blocks),
+            Vec::<String>::new(),
+            "{blocks}"
+        );
+    }
+}
