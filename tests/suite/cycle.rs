@@ -260,12 +260,12 @@ on_both_backends! {
         let (alice, _) = h.connect(ALICE).await;
         let base = Utc::now();
         // 250 messages; the first of each batch of 100 fails (no such channel).
-        // The rest go to 25 conversations: statements, not one channel's
-        // pace, are what this test counts.
-        let channels = h.add_channels("C5", 25, &[ALICE]);
+        // The rest go to 100 conversations, a message each per batch:
+        // statements, not one channel's pace, are what this test counts.
+        let channels = h.add_channels("C5", 100, &[ALICE]);
         let messages: Vec<NewMessage> = (0..250i64)
             .map(|i| {
-                let channel = if i % 100 == 0 { "C9999" } else { channels[i as usize % 25].as_str() };
+                let channel = if i % 100 == 0 { "C9999" } else { channels[i as usize % 100].as_str() };
                 new_message(&alice, channel, &format!("counted {i}"), base + chrono::Duration::milliseconds(i * 1_000))
             })
             .collect();

@@ -13,7 +13,7 @@ use slack_scheduler::sim::{Fault, FaultKind};
 use slack_scheduler::store::ClaimRequest;
 
 use crate::common::Harness;
-use crate::common::harness::{ALICE, BOB, GENERAL, TEAM, test_settings};
+use crate::common::harness::{ALICE, BOB, GENERAL, TEAM, settings_at};
 use crate::on_both_backends;
 
 /// A crashed runner's claim: the rows are `sending` under a lease of `lease`.
@@ -31,13 +31,15 @@ fn crashed_claim(now: chrono::DateTime<Utc>, lease: chrono::Duration) -> ClaimRe
     }
 }
 
-/// Settings where Slack's history "minute" lasts one second.
+/// Slack's "minute" lasts one second here, in the simulator and the app.
+const SCALE: f64 = 1.0 / 60.0;
+
 fn scaled() -> Settings {
     Settings {
         history_window: Duration::from_secs(1),
         history_per_window: 1,
         history_page: 15,
-        ..test_settings()
+        ..settings_at(SCALE)
     }
 }
 
@@ -85,7 +87,7 @@ on_both_backends! {
     /// the look-ups keep to the workspace's one-a-"minute" budget, and every
     /// message ends posted exactly once.
     async fn look_ups_keep_to_the_workspace_budget_and_post_each_message_once(db: TestDb) {
-        let h = Harness::with_settings(&db, scaled()).await;
+        let h = Harness::with_settings_at(&db, SCALE, scaled()).await;
         let (alice, tokens) = h.connect(ALICE).await;
         let rooms: Vec<String> = (0..3).map(|i| {
             let id = format!("C7{i:02}");
@@ -132,7 +134,7 @@ on_both_backends! {
     /// on from its cursor at the next call the budget allows, finds it, and
     /// never takes a cut-short history for "not found".
     async fn a_history_cut_short_is_read_on_not_taken_for_not_found(db: TestDb) {
-        let h = Harness::with_settings(&db, scaled()).await;
+        let h = Harness::with_settings_at(&db, SCALE, scaled()).await;
         let (alice, tokens) = h.connect(ALICE).await;
         let due = Utc::now();
         let id = h.schedule(&alice, GENERAL, "deep in a busy channel", due).await;

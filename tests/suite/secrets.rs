@@ -86,6 +86,7 @@ async fn a_journey_at_trace_level_leaves_no_secret_in_logs_database_pages_stats_
         .expect("addr")
         .port();
     let app_url = format!("http://127.0.0.1:{port}");
+    sim.allow_redirect_url(&format!("{app_url}/slack/oauth/callback"));
     let settings = sim.settings();
     let mut child = binary()
         .current_dir(dir.path())

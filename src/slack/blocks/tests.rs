@@ -282,6 +282,7 @@ fn every_message_the_app_sends_is_valid_block_kit() {
         due_at: at(9, 0),
         status: MessageStatus::Failed,
         reason: Some("is_archived".into()),
+        attempts: 1,
     };
     let tz = chrono_tz::Europe::Berlin;
     for content in [

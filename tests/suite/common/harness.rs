@@ -46,45 +46,40 @@ pub fn test_sim_settings() -> SimSettings {
     SimSettings::default().with_time_scale(TIME_SCALE)
 }
 
-/// `duration` of Slack's time at the tests' [`TIME_SCALE`].
-pub fn slack_time(duration: Duration) -> Duration {
-    duration.mul_f64(TIME_SCALE)
+/// Cycle settings for tests: Slack's pace at [`TIME_SCALE`].
+pub fn test_settings() -> Settings {
+    settings_at(TIME_SCALE)
 }
 
-/// Cycle settings for tests: Slack's pace at [`TIME_SCALE`] (one post a
-/// second per channel becomes ten a real second; the pacing
-/// budget, the history window and the verify wait shrink alike), short
-/// backoffs.
-pub fn test_settings() -> Settings {
+/// Cycle settings for a simulator whose second lasts `scale` of a real one:
+/// Slack's pace (one post a second per channel becomes ten a real second
+/// at a tenth), the pacing budget and the history window shrink alike;
+/// short backoffs.
+pub fn settings_at(scale: f64) -> Settings {
     let slack = Settings::default();
     Settings {
         tick: Duration::from_secs(60),
         batch_size: 1000,
         concurrency: 64,
         max_attempts: 3,
-        channel_rate_per_sec: per_real_second(slack.channel_rate_per_sec),
-        // At a tenth of Slack's time the app's own fixed delays (a claim, a
-        // database round trip) weigh ten times as much against Slack's
+        channel_rate_per_sec: (f64::from(slack.channel_rate_per_sec) / scale).round() as u32,
+        // With Slack's time shrunk, the app's own fixed delays (a claim, a
+        // database round trip) weigh that much more against Slack's
         // interval; posting without a burst keeps the slack against Slack's
         // burst that its real second gives.
         channel_burst: 1,
-        pacing_budget: slack_time(slack.pacing_budget),
+        pacing_budget: slack.pacing_budget.mul_f64(scale),
         retry_base: Duration::from_secs(5),
         retry_cap: Duration::from_secs(30),
         slack_timeout: Duration::from_secs(2),
         // Slack's history budget is per (scaled) minute. (The verify wait is
         // measured on the cycle's clock, which tests move by hand.)
-        history_window: slack_time(slack.history_window),
+        history_window: slack.history_window.mul_f64(scale),
         // Drains in tests are small: every outcome is in hand long before
         // this, so each drain writes in as few statements as it can.
         flush_interval: Duration::from_secs(2),
         ..slack
     }
-}
-
-/// `per_slack_second` events a second of Slack's time, per real second.
-fn per_real_second(per_slack_second: u32) -> u32 {
-    (f64::from(per_slack_second) / TIME_SCALE).round() as u32
 }
 
 impl Harness {
@@ -93,7 +88,13 @@ impl Harness {
     }
 
     pub async fn with_settings(db: &TestDb, settings: Settings) -> Self {
-        let sim = Simulator::start(test_sim_settings())
+        Self::with_settings_at(db, TIME_SCALE, settings).await
+    }
+
+    /// The simulator's second lasting `scale` of a real one; `settings`
+    /// should be [`settings_at`] the same scale.
+    pub async fn with_settings_at(db: &TestDb, scale: f64, settings: Settings) -> Self {
+        let sim = Simulator::start(SimSettings::default().with_time_scale(scale))
             .await
             .expect("simulator starts");
         sim.seed_demo_workspace();
