@@ -41,6 +41,10 @@ pub(super) enum Turn {
 struct LanePace {
     /// The GCRA's theoretical arrival time of the next post.
     tat: Instant,
+    /// The same for posts actually made: a lane that stalled (a 429, a
+    /// refresh) and finds several turns overdue catches up at the pace,
+    /// not all at once.
+    posted_tat: Option<Instant>,
     /// When the last message sent back to wait is due to return.
     deferred_tail: Option<Instant>,
     cooldown_until: Option<Instant>,
@@ -94,6 +98,7 @@ impl Pacer {
             .entry((team_id.to_owned(), channel_id.to_owned()))
             .or_insert(LanePace {
                 tat: now,
+                posted_tat: None,
                 deferred_tail: None,
                 cooldown_until: None,
             });
@@ -111,16 +116,39 @@ impl Pacer {
         Turn::Later(back_at.duration_since(now))
     }
 
-    /// Until when posts into `channel` must wait for a 429, if they must.
-    pub(super) fn hold(&self, team_id: &str, channel_id: &str, now: Instant) -> Option<Instant> {
+    /// When a message whose turn is `turn` may be posted into `channel`:
+    /// its turn, past any 429, and no sooner than the posts already made
+    /// allow. `Ok` when that is now, and the post is counted; else the
+    /// time to wait until.
+    pub(super) fn take_post(
+        &self,
+        team_id: &str,
+        channel_id: &str,
+        turn: Instant,
+        now: Instant,
+    ) -> Result<(), Instant> {
         let team = self.team_hold(team_id, now);
-        let lane = self.lanes.lock().ok().and_then(|lanes| {
-            lanes
-                .get(&(team_id.to_owned(), channel_id.to_owned()))
-                .and_then(|l| l.cooldown_until)
-                .filter(|until| *until > now)
-        });
-        lane.max(team)
+        let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
+        let lane = lanes
+            .entry((team_id.to_owned(), channel_id.to_owned()))
+            .or_insert(LanePace {
+                tat: now,
+                posted_tat: None,
+                deferred_tail: None,
+                cooldown_until: None,
+            });
+        let mut at = turn;
+        for hold in [lane.cooldown_until, team].into_iter().flatten() {
+            at = at.max(hold);
+        }
+        if let Some(posted) = lane.posted_tat {
+            at = at.max(posted.checked_sub(self.tolerance).unwrap_or(now));
+        }
+        if at > now {
+            return Err(at);
+        }
+        lane.posted_tat = Some(lane.posted_tat.map_or(now, |t| t.max(now)) + self.interval);
+        Ok(())
     }
 
     /// Slack answered 429 for `channel`, asking to wait `wait`.
@@ -131,6 +159,7 @@ impl Pacer {
                 .entry((team_id.to_owned(), channel_id.to_owned()))
                 .or_insert(LanePace {
                     tat: now,
+                    posted_tat: None,
                     deferred_tail: None,
                     cooldown_until: None,
                 });
@@ -176,6 +205,7 @@ impl Pacer {
         if let Ok(mut lanes) = self.lanes.lock() {
             lanes.retain(|_, lane| {
                 lane.tat > now
+                    || lane.posted_tat.is_some_and(|t| t > now)
                     || lane.deferred_tail.is_some_and(|t| t > now)
                     || lane.cooldown_until.is_some_and(|t| t > now)
             });
@@ -243,23 +273,38 @@ mod tests {
     }
 
     #[test]
+    fn a_lane_catching_up_on_overdue_turns_posts_at_the_pace() {
+        let pacer = pacer();
+        let start = Instant::now();
+        // Five turns all overdue by now (the lane was held up).
+        let now = start + Duration::from_secs(10);
+        assert_eq!(pacer.take_post("T1", "C1", start, now), Ok(()));
+        assert_eq!(pacer.take_post("T1", "C1", start, now), Ok(()), "the burst");
+        let next = pacer
+            .take_post("T1", "C1", start, now)
+            .expect_err("then the pace");
+        assert_eq!(next, now + Duration::from_secs(1));
+        assert_eq!(pacer.take_post("T1", "C1", start, next), Ok(()));
+    }
+
+    #[test]
     fn a_429_holds_its_conversation_and_three_hold_the_workspace() {
         let pacer = pacer();
         let now = Instant::now();
         pacer.cool_down("T1", "C1", Duration::from_secs(30), now);
-        assert!(pacer.hold("T1", "C1", now).is_some());
+        assert!(pacer.take_post("T1", "C1", now, now).is_err());
         assert_eq!(
-            pacer.hold("T1", "C2", now),
-            None,
+            pacer.take_post("T1", "C2", now, now),
+            Ok(()),
             "other conversations go on"
         );
         assert!(matches!(pacer.reserve("T1", "C1", now), Turn::Later(_)));
         pacer.cool_down("T1", "C2", Duration::from_secs(30), now);
         pacer.cool_down("T1", "C3", Duration::from_secs(30), now);
         assert!(
-            pacer.hold("T1", "C9", now).is_some(),
+            pacer.take_post("T1", "C9", now, now).is_err(),
             "the workspace is limited"
         );
-        assert_eq!(pacer.hold("T2", "C1", now), None);
+        assert_eq!(pacer.take_post("T2", "C1", now, now), Ok(()));
     }
 }

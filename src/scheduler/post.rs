@@ -36,13 +36,10 @@ pub(super) async fn deliver(drain: &Drain, item: &Item) -> Outcome {
     let mut refreshed = false;
     let mut with_metadata = shared.metadata_allowed(team);
     loop {
-        // Our turn in the conversation, and past any 429 it answered.
+        // Our turn in the conversation, past any 429 it answered, and at
+        // the pace of the posts already made into it.
         let now = Instant::now();
-        let at = shared
-            .pacer
-            .hold(team, &message.channel_id, now)
-            .map_or(turn, |hold| hold.max(turn));
-        if at > now {
+        if let Err(at) = shared.pacer.take_post(team, &message.channel_id, turn, now) {
             let wait = at - now;
             if wait > settings.pacing_budget {
                 return release(
@@ -55,6 +52,7 @@ pub(super) async fn deliver(drain: &Drain, item: &Item) -> Outcome {
                 () = tokio::time::sleep_until(at) => {}
                 () = drain.cancel.cancelled() => return release(message, drain.clock.now(), None),
             }
+            continue;
         }
         if drain.cancel.is_cancelled() {
             return release(message, drain.clock.now(), None);

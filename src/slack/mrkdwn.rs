@@ -26,6 +26,10 @@ fn canonical(text: &str) -> String {
                 out.push_str(&after[..close]);
                 rest = &after[close + 1..];
             }
+            Some(close) if wrapped_www(&after[..close]).is_some() => {
+                out.push_str(wrapped_www(&after[..close]).unwrap_or_default());
+                rest = &after[close + 1..];
+            }
             _ => {
                 out.push('<');
                 rest = after;
@@ -36,6 +40,12 @@ fn canonical(text: &str) -> String {
     out.replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&amp;", "&")
+}
+
+/// `http://www.x|www.x`: what Slack makes of a bare `www.x`; gives `www.x`.
+fn wrapped_www(token: &str) -> Option<&str> {
+    let (url, label) = token.split_once('|')?;
+    (label.starts_with("www.") && url.strip_prefix("http://") == Some(label)).then_some(label)
 }
 
 /// `https://…` or `mailto:…` without a `|label`: what Slack wraps a bare link into.
@@ -64,6 +74,10 @@ mod tests {
             "see https://example.com/a?b=1&c=2 now"
         ));
         assert!(same_text("<mailto:a@b.test>", "mailto:a@b.test"));
+        assert!(same_text(
+            "go to <http://www.x.test|www.x.test>",
+            "go to www.x.test"
+        ));
     }
 
     #[test]
