@@ -19,7 +19,7 @@ const FAILING_TEXT: &str = "Confidential retro notes";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_journey_logs_json_lines_without_tokens_or_message_text() {
-    let sim = Simulator::start(SimSettings::default())
+    let sim = Simulator::start(SimSettings::default().accepting_metadata())
         .await
         .expect("simulator");
     sim.seed_demo_workspace();

@@ -17,6 +17,7 @@ mod in_doubt;
 mod install;
 mod journey;
 mod logs;
+mod metadata;
 mod notices;
 mod operator;
 mod pending_limit;

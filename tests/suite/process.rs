@@ -74,7 +74,7 @@ async fn migrate_creates_the_sqlite_database_and_its_key_file() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_finishes_the_calls_in_flight_and_records_them() {
-    let sim = Simulator::start(SimSettings::default())
+    let sim = Simulator::start(SimSettings::default().accepting_metadata())
         .await
         .expect("simulator");
     sim.seed_demo_workspace();

@@ -42,8 +42,15 @@ pub struct Harness {
 pub const TIME_SCALE: f64 = 0.1;
 
 /// The simulator as strict as Slack, at the tests' [`TIME_SCALE`].
+///
+/// Whether Slack keeps message metadata on user-token posts is unverified
+/// (SLACK-NOTES §6): the simulator refuses it by default, and the suites in
+/// general run with it kept, so that they can count posts by the scheduled
+/// message they name. `metadata.rs` runs the app against refusal and dropping.
 pub fn test_sim_settings() -> SimSettings {
-    SimSettings::default().with_time_scale(TIME_SCALE)
+    SimSettings::default()
+        .with_time_scale(TIME_SCALE)
+        .accepting_metadata()
 }
 
 /// Cycle settings for tests: Slack's pace at [`TIME_SCALE`].
@@ -94,9 +101,14 @@ impl Harness {
     /// The simulator's second lasting `scale` of a real one; `settings`
     /// should be [`settings_at`] the same scale.
     pub async fn with_settings_at(db: &TestDb, scale: f64, settings: Settings) -> Self {
-        let sim = Simulator::start(SimSettings::default().with_time_scale(scale))
-            .await
-            .expect("simulator starts");
+        // Metadata kept: see [`test_sim_settings`].
+        let sim = Simulator::start(
+            SimSettings::default()
+                .with_time_scale(scale)
+                .accepting_metadata(),
+        )
+        .await
+        .expect("simulator starts");
         sim.seed_demo_workspace();
         let cipher = TokenCipher::random();
         let store = db.store_with(cipher.clone()).await;

@@ -119,7 +119,7 @@ async fn a_history_page_holds_at_most_fifteen_messages_and_pages_with_a_cursor()
 
 #[tokio::test]
 async fn the_marketplace_profile_raises_history_to_tier_three_and_999_a_page() {
-    let sim = simulator_with(SimSettings::default().marketplace()).await;
+    let sim = simulator_with(SimSettings::default().marketplace().accepting_metadata()).await;
     let alice = sim.install(TEAM, ALICE).user_access;
     for i in 0..1_200 {
         sim.post_as(GENERAL, BOB, &format!("m{i}"));
@@ -322,7 +322,12 @@ async fn oauth_access_is_limited_per_app_and_workspace() {
 #[tokio::test]
 async fn a_scaled_simulator_keeps_slacks_ratios_in_less_time() {
     // Slack's minute lasts three seconds, its second 50 ms.
-    let sim = simulator_with(SimSettings::default().with_time_scale(0.05)).await;
+    let sim = simulator_with(
+        SimSettings::default()
+            .with_time_scale(0.05)
+            .accepting_metadata(),
+    )
+    .await;
     let alice = sim.install(TEAM, ALICE).user_access;
     let started = Instant::now();
     let (status, _, _) = call(

@@ -24,7 +24,9 @@ const REDIRECT: &str = "http://127.0.0.1:9/slack/oauth/callback";
 
 /// The simulator as strict as Slack, in real time, with the demo workspace.
 async fn simulator() -> Simulator {
-    simulator_with(SimSettings::default()).await
+    // These tests are about other rules; metadata.rs and text_and_metadata.rs
+    // are about what Slack does with metadata on user-token posts.
+    simulator_with(SimSettings::default().accepting_metadata()).await
 }
 
 async fn simulator_with(settings: SimSettings) -> Simulator {
@@ -277,7 +279,7 @@ async fn posting_follows_channel_membership_and_state() {
 async fn posts_carry_metadata_that_history_returns() {
     // Three look-ups in a row: this test is about what history returns, so
     // it runs as a Marketplace app; the 1-a-minute limit has its own test.
-    let sim = simulator_with(SimSettings::default().marketplace()).await;
+    let sim = simulator_with(SimSettings::default().marketplace().accepting_metadata()).await;
     let alice = secret(&sim.install(TEAM, ALICE).user_access);
     let api = api(&sim);
     let since = Utc::now() - chrono::Duration::seconds(1);
