@@ -41,6 +41,8 @@ pub enum StartError {
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     OAuth(#[from] crate::slack::OAuthError),
+    #[error(transparent)]
+    Settings(#[from] crate::scheduler::SettingsError),
     #[error("cannot set up the HTTP client: {0}")]
     Http(std::io::Error),
     #[error("cannot listen on {addr}: {source}")]
@@ -85,6 +87,7 @@ impl Application {
         settings: Settings,
         listener: TcpListener,
     ) -> Result<Self, StartError> {
+        settings.check()?;
         // Installed before anything records a metric.
         crate::telemetry::metrics_handle();
         let slack =

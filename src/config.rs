@@ -162,6 +162,11 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..=100), global = true)]
     pub scheduler_max_attempts: u32,
 
+    /// Seconds a call to Slack's Web API may take before it is given up (and, for a post, in doubt).
+    #[arg(long, env = "SLACK_TIMEOUT_SECS", default_value_t = 15,
+          value_parser = clap::value_parser!(u64).range(1..=120), global = true)]
+    pub slack_timeout_secs: u64,
+
     /// Seconds a claim holds its messages; a process that dies leaves them in doubt this long.
     #[arg(long, env = "SCHEDULER_LEASE_SECS", default_value_t = 300,
           value_parser = clap::value_parser!(u64).range(5..=3_600), global = true)]
@@ -361,6 +366,7 @@ impl Config {
             max_attempts: self.scheduler_max_attempts,
             verify_wait: Duration::from_secs(self.scheduler_verify_wait_secs),
             lease: Duration::from_secs(self.scheduler_lease_secs),
+            slack_timeout: Duration::from_secs(self.slack_timeout_secs),
             history_per_window: self.slack_history_per_minute,
             history_page: self.slack_history_page,
             ..crate::scheduler::Settings::default()

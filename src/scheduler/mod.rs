@@ -114,6 +114,28 @@ impl Default for Settings {
     }
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error(
+        "SCHEDULER_LEASE_SECS ({lease}) must be more than twice SLACK_TIMEOUT_SECS ({timeout}): \
+         a message is posted only while its lease outlasts the call"
+    )]
+    LeaseTooShort { lease: u64, timeout: u64 },
+}
+
+impl Settings {
+    /// Settings that cannot work together are refused at start-up.
+    pub fn check(&self) -> Result<(), SettingsError> {
+        if self.lease <= self.slack_timeout * 2 {
+            return Err(SettingsError::LeaseTooShort {
+                lease: self.lease.as_secs(),
+                timeout: self.slack_timeout.as_secs(),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// Recent cycles kept for the status page.
 const RECENT_CYCLES: usize = 50;
 

@@ -23,8 +23,9 @@ pub(super) const PACED: &str = "paced";
 const LEASE_RUNNING_OUT: &str = "lease_running_out";
 /// Slack refuses message metadata on this kind of post.
 const METADATA_REFUSED: &str = "metadata_must_be_sent_from_app";
-/// Time kept in hand between the end of a call and the end of its lease.
-const LEASE_MARGIN: chrono::Duration = chrono::Duration::seconds(5);
+/// Time kept in hand between the end of a call and the end of its lease
+/// (the clocks of the processes sharing a database agree to about this).
+const LEASE_MARGIN: chrono::Duration = chrono::Duration::seconds(1);
 
 /// Posts one message and says what became of it.
 pub(super) async fn deliver(drain: &Drain, item: &Item) -> Outcome {

@@ -318,10 +318,15 @@ fn send_back(drain: &Drain, messages: &[ClaimedMessage], at: DateTime<Utc>, reas
 }
 
 /// The pause between two history calls the workspace's budget allows.
+/// Slack counts from when a call reaches it, and a call leaves here a
+/// varying moment after its turn is taken: a twentieth (and at least a
+/// quarter of a second) is kept in hand.
 fn spacing(drain: &Drain) -> chrono::Duration {
     let settings = &drain.shared.settings;
     let per = settings.history_per_window.max(1);
-    chrono::Duration::from_std(settings.history_window / per).unwrap_or_default()
+    let pause = settings.history_window / per;
+    let in_hand = (pause / 20).max(Duration::from_millis(250));
+    chrono::Duration::from_std(pause + in_hand).unwrap_or_default()
 }
 
 /// Finds (and consumes, so it matches once) the post of `message` in

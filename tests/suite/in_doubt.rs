@@ -120,7 +120,8 @@ on_both_backends! {
             assert_eq!(per_id.get(&id.to_string()), Some(&1), "message {id} posted exactly once: {per_id:?}");
         }
         let looks: Vec<_> = h.sim.calls(Some("conversations.history"));
-        assert_eq!(looks.len(), 3, "one look-up per conversation");
+        let seen: Vec<String> = looks.iter().map(|c| format!("{} {} {}", c.at.format("%S%.3f"), c.params["channel"], c.outcome)).collect();
+        assert_eq!(looks.len(), 3, "one look-up per conversation: {seen:?}");
         for pair in looks.windows(2) {
             let gap = pair[1].at - pair[0].at;
             assert!(gap >= chrono::Duration::milliseconds(950), "one call per second of budget: {gap}");
@@ -150,7 +151,8 @@ on_both_backends! {
 
         assert_eq!(h.post_calls_for("deep in a busy channel"), 1, "found on the second page, not posted again");
         let looks = h.sim.calls(Some("conversations.history"));
-        assert_eq!(looks.len(), 2, "two pages, at two calls of the budget");
+        let outcomes: Vec<&str> = looks.iter().map(|c| c.outcome.as_str()).collect();
+        assert_eq!(looks.len(), 2, "two pages, at two calls of the budget: {outcomes:?}");
         assert!(looks[1].params.get("cursor").is_some_and(|c| !c.is_null()), "the second page goes on from the cursor");
         assert!(looks[1].at - looks[0].at >= chrono::Duration::milliseconds(950));
         assert!(h.message(id).await.slack_ts.is_some());
@@ -187,5 +189,72 @@ on_both_backends! {
         assert!(started.elapsed() >= Duration::from_millis(1_500), "it waited out the verify wait first");
         let metrics = slack_scheduler::telemetry::metrics_handle().render();
         assert!(metrics.contains("scheduler_in_doubt_reposted_total{cause=\"verify_wait\"}"), "{metrics}");
+    }
+}
+
+on_both_backends! {
+    /// An in-doubt message whose author's token Slack then refuses is held,
+    /// still in doubt: once the author reconnects it is looked for before
+    /// it is posted, and found, so it is not posted twice.
+    async fn a_held_in_doubt_message_is_looked_for_after_the_author_reconnects(db: TestDb) {
+        let h = Harness::with_settings_at(&db, SCALE, scaled()).await;
+        let (alice, tokens) = h.connect(ALICE).await;
+        let due = Utc::now();
+        let id = h.schedule(&alice, GENERAL, "posted, then the token was revoked", due).await;
+        let claimed = h.store.claim_due(&crashed_claim(due + chrono::Duration::seconds(1), chrono::Duration::milliseconds(500)))
+            .await.expect("crashed claim");
+        let token = SecretString::from(tokens.user_access.clone());
+        h.slack.post_message(&token, TEAM, GENERAL, &claimed[0].text, Some(id)).await.expect("the crashed runner's post");
+        h.sim.revoke_tokens(ALICE);
+
+        let held = crate::common::wait_until("the message is held", Duration::from_secs(10), || async {
+            h.cycle_at(Utc::now()).await;
+            let m = h.message(id).await;
+            (m.status == MessageStatus::Held).then_some(m)
+        }).await;
+        assert!(held.verify_before_post, "held, and still in doubt");
+
+        // alice reconnects; her message is overdue, so she sends it now.
+        h.connect(ALICE).await;
+        h.store.resume_held(alice.id, Utc::now()).await.expect("resume");
+        h.store.send_held_now(id, alice.id, Utc::now()).await.expect("send now");
+        settle(&h, Duration::from_secs(20)).await;
+        assert_eq!(h.post_calls_for("posted, then the token was revoked"), 1, "found in history, not posted again");
+    }
+}
+
+crate::on_postgres! {
+    /// However long a refresh takes, a message is not posted once its lease
+    /// would run out before Slack answers: another runner takes it over when
+    /// the lease ends, and posting it too would post it twice.
+    async fn a_message_whose_lease_runs_out_while_its_token_is_refreshed_is_not_posted_twice(db: TestDb) {
+        let settings = Settings { lease: Duration::from_secs(6), ..scaled() };
+        let h = Harness::with_settings_at(&db, SCALE, settings.clone()).await;
+        let (alice, tokens) = h.connect(ALICE).await;
+        h.store_tokens_expiring(ALICE, &tokens, Utc::now() - chrono::Duration::minutes(1)).await;
+        h.sim.expire_access_tokens(Some(ALICE));
+        // Slack takes longer to refresh than the lease lasts.
+        h.sim.add_fault(Fault::new("oauth.v2.access", FaultKind::Latency { millis: 8_000 }).times(1));
+        let id = h.schedule(&alice, GENERAL, "outlived its lease", Utc::now()).await;
+        let second = h.runner(db.store_with(h.cipher.clone()).await, settings);
+
+        let first = h.cycle_at(Utc::now() + chrono::Duration::seconds(1));
+        let takeover = async {
+            let lease_end = crate::common::wait_until("the first runner claims", Duration::from_secs(5), || async {
+                let m = h.message(id).await;
+                (m.status == MessageStatus::Sending).then_some(m.wake_at)
+            }).await.expect("a lease");
+            crate::common::wait_until("the second runner posts it", Duration::from_secs(30), || async {
+                if Utc::now() > lease_end {
+                    second.run_cycle(Utc::now(), &tokio_util::sync::CancellationToken::new()).await.expect("cycle");
+                }
+                (h.message(id).await.status == MessageStatus::Sent).then_some(())
+            }).await;
+        };
+        let (first, ()) = tokio::join!(first, takeover);
+        assert!(first.retrying >= 1, "the first runner sent it back rather than post past its lease: {first:?}");
+        assert_eq!(h.post_calls_for("outlived its lease"), 1, "posted once, by the runner that took it over");
+        let refreshes = h.sim.calls(Some("oauth.v2.access")).len();
+        assert_eq!(refreshes, 1, "the second runner waited for the first's refresh");
     }
 }
