@@ -40,6 +40,8 @@ pub enum StartError {
     #[error("cannot open the database: {0}")]
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
+    Tokens(#[from] crate::ops::keys::KeyCheckError),
+    #[error(transparent)]
     OAuth(#[from] crate::slack::OAuthError),
     #[error(transparent)]
     Settings(#[from] crate::scheduler::SettingsError),
@@ -69,6 +71,8 @@ impl Application {
             TokenCipher::from_config(config.token_encryption_key.as_deref(), &config.database_url)?;
         let store = Store::connect(&config.database_url, cipher).await?;
         store.migrate().await?;
+        // A wrong key would otherwise show as every user disconnected.
+        crate::ops::keys::verify_stored_tokens(&store).await?;
         let listener = TcpListener::bind(config.bind_addr)
             .await
             .map_err(|source| StartError::Bind {

@@ -12,7 +12,7 @@ use clap::parser::ValueSource;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use secrecy::SecretString;
 
-/// `slack-scheduler [serve|migrate|sim|demo]`
+/// `slack-scheduler [serve|migrate|sim|demo|backup|rotate-key|doctor]`
 #[derive(Debug, Parser)]
 #[command(name = "slack-scheduler", version, about, long_about = None)]
 pub struct Cli {
@@ -33,6 +33,16 @@ pub enum Command {
     Sim(SimArgs),
     /// Run the simulator and the app together on a throw-away SQLite database and show a delivery.
     Demo,
+    /// Write a consistent copy of the SQLite database (and its key, to PATH.key) while it is in use.
+    Backup(BackupArgs),
+    /// Re-seal every stored token with the first key of TOKEN_ENCRYPTION_KEY.
+    RotateKey,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BackupArgs {
+    /// Where the copy goes; must not exist yet. The key goes to PATH.key.
+    pub path: std::path::PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -186,6 +196,11 @@ pub struct Config {
     #[arg(long, env = "SLACK_HISTORY_PAGE", default_value_t = 15,
           value_parser = clap::value_parser!(u32).range(1..=999), global = true)]
     pub slack_history_page: u32,
+
+    /// Days a sent, failed or cancelled message keeps its text; then the text is erased.
+    #[arg(long, env = "MESSAGE_RETENTION_DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..=3650), global = true)]
+    pub message_retention_days: u32,
 
     /// Tracing filter, e.g. `info` or `slack_scheduler=debug`.
     #[arg(long, env = "RUST_LOG", default_value = "info", global = true)]
@@ -408,6 +423,7 @@ mod tests {
             (1, 15)
         );
         assert_eq!(cli.config.bind_addr.to_string(), "127.0.0.1:3000");
+        assert_eq!(cli.config.message_retention_days, 30);
     }
 
     #[test]

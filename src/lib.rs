@@ -13,6 +13,7 @@
 //! - [`homes`]: users' Home tabs kept current, coalesced and paced.
 //! - [`sim`]: a simulator of the part of Slack the app uses, over real HTTP.
 //! - [`app`]: wires state, router and scheduler together and runs them.
+//! - [`ops`]: the operator's commands: backup, rotate-key, doctor.
 #![forbid(unsafe_code)]
 
 pub mod app;
@@ -25,6 +26,7 @@ pub mod domain;
 pub mod error;
 pub mod homes;
 pub mod http;
+pub mod ops;
 pub mod scheduler;
 pub mod sim;
 pub mod slack;

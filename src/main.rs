@@ -6,7 +6,7 @@ use slack_scheduler::app::{Application, cancel_on_signal};
 use slack_scheduler::config::{Cli, Command, redacted_url};
 use slack_scheduler::crypto::TokenCipher;
 use slack_scheduler::store::Store;
-use slack_scheduler::{sim, telemetry};
+use slack_scheduler::{ops, sim, telemetry};
 use tokio_util::sync::CancellationToken;
 
 #[tokio::main]
@@ -34,6 +34,8 @@ async fn main() -> ExitCode {
         Command::Migrate => migrate(&cli).await,
         Command::Sim(args) => run_sim(args).await,
         Command::Demo => slack_scheduler::demo::run(&cli.config).await,
+        Command::Backup(args) => ops::backup::run(&cli.config, &args.path).await,
+        Command::RotateKey => ops::keys::run(&cli.config).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -60,6 +62,7 @@ async fn migrate(cli: &Cli) -> anyhow::Result<()> {
     )?;
     let store = Store::connect(&cli.config.database_url, cipher).await?;
     store.migrate().await?;
+    ops::keys::verify_stored_tokens(&store).await?;
     store.close().await;
     println!(
         "migrations applied to {}",

@@ -10,9 +10,11 @@
 //! RFC 3339 text, which sorts chronologically because every value is written
 //! by the same encoder with the same `+00:00` suffix (see [`stamp`]).
 
+mod backup;
 mod changes;
 mod claim;
 mod history;
+mod keys;
 mod messages;
 mod notices;
 mod outcomes;
@@ -37,6 +39,7 @@ use crate::crypto::{DecryptError, TokenCipher};
 
 pub use changes::{ChangeError, MessageCounts, MessageEdit};
 pub use claim::{ClaimRequest, ClaimedMessage};
+pub use keys::{ResealReport, SealedPair, TokenAudit};
 pub use messages::{InsertError, MessageRecord, NewMessage};
 pub use notices::Notice;
 pub use outcomes::{OutcomeRecord, RecordReport};
@@ -70,6 +73,8 @@ pub enum StoreError {
     Decrypt(#[from] DecryptError),
     #[error("DATABASE_URL must start with sqlite:// or postgres://")]
     UnsupportedUrl,
+    #[error("{0}")]
+    Unsupported(&'static str),
     #[error("a stored value is not valid: {0}")]
     Corrupt(String),
 }
@@ -102,9 +107,23 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations
 impl Store {
     /// Connects to `sqlite://…` (creating the file) or `postgres://…`.
     pub async fn connect(url: &str, cipher: TokenCipher) -> Result<Self, StoreError> {
+        Self::connect_with(url, cipher, true).await
+    }
+
+    /// Connects to a database that must exist already: the operator's
+    /// commands never create an empty SQLite file where they expected data.
+    pub async fn connect_existing(url: &str, cipher: TokenCipher) -> Result<Self, StoreError> {
+        Self::connect_with(url, cipher, false).await
+    }
+
+    async fn connect_with(
+        url: &str,
+        cipher: TokenCipher,
+        create: bool,
+    ) -> Result<Self, StoreError> {
         let db = if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
-                .create_if_missing(true)
+                .create_if_missing(create)
                 // WAL lets the HTTP handlers read while the cycle writes; the
                 // busy timeout turns brief write contention into a wait.
                 .journal_mode(SqliteJournalMode::Wal)
@@ -247,6 +266,16 @@ impl Store {
             .await
             .map(|rows| rows.iter().map(render).collect::<Vec<_>>()))?;
         Ok(rows)
+    }
+
+    /// Where the token key came from (for messages that say what to fix).
+    pub fn key_source(&self) -> &crate::crypto::KeySource {
+        self.cipher.source()
+    }
+
+    /// The fingerprint of the key that seals.
+    pub fn sealing_key_id(&self) -> String {
+        self.cipher.sealing_key_id()
     }
 
     fn seal(&self, secret: &secrecy::SecretString, context: &str) -> Vec<u8> {

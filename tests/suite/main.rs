@@ -4,6 +4,7 @@
 mod common;
 
 mod actions;
+mod backup;
 mod changes;
 mod commands;
 mod crash_safety;
@@ -16,6 +17,7 @@ mod hostile;
 mod in_doubt;
 mod install;
 mod journey;
+mod keys;
 mod logs;
 mod metadata;
 mod notices;

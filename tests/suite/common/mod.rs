@@ -2,6 +2,7 @@
 //! playing Slack, and the app's pieces wired to them.
 
 pub mod app;
+pub mod bin;
 pub mod db;
 pub mod harness;
 pub mod wait;
