@@ -13,6 +13,7 @@ use crate::clock::Clock;
 use crate::config::{Config, SlackCredentials};
 use crate::crypto::TokenCipher;
 use crate::homes::Homes;
+use crate::retention::Retention;
 use crate::scheduler::{Scheduler, SchedulerStatus, Settings, WakeSignal};
 use crate::slack::{SignatureVerifier, SlackApi, SlackOAuth};
 use crate::store::Store;
@@ -59,6 +60,7 @@ pub struct Application {
     listener: TcpListener,
     state: Arc<AppState>,
     scheduler: Arc<Scheduler>,
+    retention: Retention,
 }
 
 impl Application {
@@ -134,10 +136,12 @@ impl Application {
             scheduler: scheduler.status(),
             wake: scheduler.wake_signal(),
         });
+        let retention = Retention::new(state.store.clone(), config.message_retention_days);
         Ok(Self {
             listener,
             state,
             scheduler,
+            retention,
         })
     }
 
@@ -174,6 +178,7 @@ impl Application {
                 .run(self.state.bot.clone(), shutdown.clone()),
         );
         let addr = self.local_addr();
+        let retention_task = tokio::spawn(self.retention.run(shutdown.clone()));
         tracing::info!(addr = %addr, "listening");
         let server_stop = shutdown.clone();
         axum::serve(
@@ -202,6 +207,9 @@ impl Application {
                     task.abort();
                 }
             }
+        }
+        if let Err(err) = retention_task.await {
+            tracing::error!(error = %err, "retention task ended abnormally");
         }
         self.state.store.close().await;
         Ok(())

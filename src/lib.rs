@@ -11,6 +11,7 @@
 //! - [`tokens`]: rotating token pairs refreshed once, whoever waits for them.
 //! - [`scheduler`]: the delivery pipeline: claim → lanes → record.
 //! - [`homes`]: users' Home tabs kept current, coalesced and paced.
+//! - [`retention`]: erases the text of settled messages past `MESSAGE_RETENTION_DAYS`.
 //! - [`sim`]: a simulator of the part of Slack the app uses, over real HTTP.
 //! - [`app`]: wires state, router and scheduler together and runs them.
 //! - [`ops`]: the operator's commands: backup, rotate-key, doctor.
@@ -27,6 +28,7 @@ pub mod error;
 pub mod homes;
 pub mod http;
 pub mod ops;
+pub mod retention;
 pub mod scheduler;
 pub mod sim;
 pub mod slack;

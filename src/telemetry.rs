@@ -104,7 +104,12 @@ fn describe() {
         "scheduler_in_doubt_reposted_total",
         "In-doubt messages posted again without finding them in history, by cause."
     );
+    describe_counter!(
+        "retention_texts_erased_total",
+        "Message texts erased after MESSAGE_RETENTION_DAYS."
+    );
     // Present from the first scrape, at zero, rather than absent until used.
+    metrics::counter!("retention_texts_erased_total").absolute(0);
     metrics::counter!("scheduler_messages_sent_total").absolute(0);
     for kind in ["user", "bot"] {
         for outcome in ["ok", "refused", "error"] {
@@ -190,6 +195,10 @@ pub fn record_message_outcome(status: &'static str, reason: Option<&str>) {
 
 pub fn record_notice(outcome: &'static str) {
     metrics::counter!("scheduler_notices_total", "outcome" => outcome).increment(1);
+}
+
+pub fn record_texts_erased(count: u64) {
+    metrics::counter!("retention_texts_erased_total").increment(count);
 }
 
 pub fn record_cycle(duration: Duration) {

@@ -37,6 +37,8 @@ pub struct MessageRecord {
     pub needs_notice: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When retention erased the text (`text` is then empty).
+    pub text_erased_at: Option<DateTime<Utc>>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -58,10 +60,11 @@ pub(super) struct MessageRow {
     needs_notice: bool,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    text_erased_at: Option<DateTime<Utc>>,
 }
 
 pub(super) const MESSAGE_COLUMNS: &str = "id, author_id, team_id, user_id, channel_id, text, due_at, status, attempts, \
-     wake_at, slack_ts, sent_at, reason, verify_before_post, needs_notice, created_at, updated_at";
+     wake_at, slack_ts, sent_at, reason, verify_before_post, needs_notice, created_at, updated_at, text_erased_at";
 
 impl TryFrom<MessageRow> for MessageRecord {
     type Error = StoreError;
@@ -87,6 +90,7 @@ impl TryFrom<MessageRow> for MessageRecord {
             needs_notice: row.needs_notice,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            text_erased_at: row.text_erased_at,
         })
     }
 }

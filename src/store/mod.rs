@@ -18,6 +18,7 @@ mod keys;
 mod messages;
 mod notices;
 mod outcomes;
+mod retention;
 mod stats;
 mod surface;
 mod tokens;
@@ -43,6 +44,7 @@ pub use keys::{ResealReport, SealedPair, TokenAudit};
 pub use messages::{InsertError, MessageRecord, NewMessage};
 pub use notices::Notice;
 pub use outcomes::{OutcomeRecord, RecordReport};
+pub use retention::SETTLED;
 pub use stats::MessageStats;
 pub use tokens::{RefreshRight, RefreshTake, TokenOwner};
 pub use users::{

@@ -26,6 +26,7 @@ mod pending_limit;
 mod pipeline;
 mod process;
 mod refresh;
+mod retention;
 mod runners;
 mod scopes;
 mod secrets;

@@ -11,6 +11,19 @@ use super::{
 use crate::slack::error::describe_reason;
 use crate::store::{MessageCounts, MessageRecord};
 
+/// A settled message in the history; its text may have been erased by
+/// retention, which is said in so many words.
+fn history_preview(message: &MessageRecord) -> String {
+    match message.text_erased_at {
+        Some(erased) => {
+            let days = (erased - message.updated_at).num_days().max(0);
+            let unit = if days == 1 { "day" } else { "days" };
+            format!("_(text removed after {days} {unit})_")
+        }
+        None => preview(&message.text),
+    }
+}
+
 /// Everything the Home tab shows one user.
 #[derive(Debug, Clone)]
 pub struct HomeSpec {
@@ -207,7 +220,7 @@ pub fn home_view(spec: &HomeSpec) -> SlackView {
                 ":white_check_mark: <#{}> · {} · {}",
                 message.channel_id,
                 slack_time(at, spec.tz),
-                preview(&message.text)
+                history_preview(message)
             )));
         }
         blocks.extend(more_line(counts.sent, sent.len(), " sent earlier"));
@@ -225,7 +238,7 @@ pub fn home_view(spec: &HomeSpec) -> SlackView {
                 ":x: <#{}> · {} · {}\n_Not posted: {}._",
                 message.channel_id,
                 slack_time(message.due_at, spec.tz),
-                preview(&message.text),
+                history_preview(message),
                 escape(&reason)
             )));
         }

@@ -118,6 +118,7 @@ fn record(id: i64, status: MessageStatus, text: &str) -> MessageRecord {
         needs_notice: false,
         created_at: at(8, 0),
         updated_at: at(8, 0),
+        text_erased_at: None,
     }
 }
 
@@ -306,4 +307,21 @@ fn every_message_the_app_sends_is_valid_block_kit() {
             "{blocks}"
         );
     }
+}
+
+#[test]
+fn a_message_whose_text_retention_erased_shows_as_removed_in_the_history() {
+    let mut spec = home_of(0, 0, 1, 1, false);
+    for message in spec.sent.iter_mut().chain(spec.failed.iter_mut()) {
+        message.text = String::new();
+        message.text_erased_at = Some(message.updated_at + chrono::Duration::days(30));
+    }
+    let json = view_json(&home_view(&spec));
+    assert_eq!(check_view(&json), Vec::<String>::new(), "{json}");
+    let text = json.to_string();
+    assert_eq!(
+        text.matches("(text removed after 30 days)").count(),
+        2,
+        "{text}"
+    );
 }
