@@ -37,6 +37,8 @@ pub enum Command {
     Backup(BackupArgs),
     /// Re-seal every stored token with the first key of TOKEN_ENCRYPTION_KEY.
     RotateKey,
+    /// Check the configuration, database, key, Slack credentials and PUBLIC_URL; one line per problem.
+    Doctor,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -36,6 +36,7 @@ async fn main() -> ExitCode {
         Command::Demo => slack_scheduler::demo::run(&cli.config).await,
         Command::Backup(args) => ops::backup::run(&cli.config, &args.path).await,
         Command::RotateKey => ops::keys::run(&cli.config).await,
+        Command::Doctor => ops::doctor::run(&cli.config).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

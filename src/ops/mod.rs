@@ -4,8 +4,10 @@
 //! - [`keys`]: the start-up check that the key opens the stored tokens, and
 //!   `rotate-key`.
 //! - [`backup`]: `backup PATH`, a consistent copy of a SQLite database and its key.
+//! - [`doctor`]: `doctor`, one line per check, each problem with what to fix.
 
 pub mod backup;
+pub mod doctor;
 pub mod keys;
 
 use crate::config::Config;

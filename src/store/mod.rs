@@ -81,6 +81,19 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+/// The database's migrations against the binary's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationStatus {
+    /// Migrations this binary carries.
+    pub known: usize,
+    /// Known but not (successfully) applied.
+    pub pending: Vec<i64>,
+    /// Recorded as failed.
+    pub failed: Vec<i64>,
+    /// Applied by a newer binary than this one.
+    pub unknown: Vec<i64>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -164,6 +177,57 @@ impl Store {
             Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
         Ok(())
+    }
+
+    /// Which of the binary's migrations the database has applied (doctor).
+    pub async fn migration_status(&self) -> Result<MigrationStatus, StoreError> {
+        let migrator = match self.backend() {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        let known: Vec<i64> = migrator
+            .iter()
+            .filter(|m| m.migration_type.is_up_migration())
+            .map(|m| m.version)
+            .collect();
+        self.count_statement();
+        let exists: bool = match &self.db {
+            Db::Sqlite(pool) => sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations')",
+            )
+            .fetch_one(pool)
+            .await?,
+            Db::Postgres(pool) => sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+                .fetch_one(pool)
+                .await?,
+        };
+        let applied: Vec<(i64, bool)> = if exists {
+            on_db!(self, |pool| sqlx::query_as(
+                "SELECT version, success FROM _sqlx_migrations ORDER BY version"
+            )
+            .fetch_all(pool)
+            .await)?
+        } else {
+            Vec::new()
+        };
+        Ok(MigrationStatus {
+            pending: known
+                .iter()
+                .copied()
+                .filter(|v| !applied.iter().any(|(a, ok)| a == v && *ok))
+                .collect(),
+            failed: applied
+                .iter()
+                .filter(|(_, ok)| !ok)
+                .map(|(v, _)| *v)
+                .collect(),
+            unknown: applied
+                .iter()
+                .map(|(v, _)| *v)
+                .filter(|v| !known.contains(v))
+                .collect(),
+            known: known.len(),
+        })
     }
 
     pub fn backend(&self) -> Backend {

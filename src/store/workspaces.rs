@@ -106,6 +106,20 @@ impl Store {
         Ok(())
     }
 
+    /// Team ids of workspaces where the app is installed with a bot token,
+    /// in order, at most `limit`.
+    pub async fn installed_team_ids(&self, limit: i64) -> Result<Vec<String>, StoreError> {
+        let ids = on_db!(self, |pool| sqlx::query_scalar(
+            "SELECT team_id FROM workspaces
+             WHERE uninstalled_at IS NULL AND bot_access_token IS NOT NULL
+             ORDER BY team_id LIMIT $1"
+        )
+        .bind(limit)
+        .fetch_all(pool)
+        .await)?;
+        Ok(ids)
+    }
+
     pub async fn workspace(&self, team_id: &str) -> Result<Option<Workspace>, StoreError> {
         let row: Option<WorkspaceRow> = on_db!(self, |pool| sqlx::query_as(
             "SELECT team_id, team_name, bot_user_id, bot_access_token, bot_refresh_token,

@@ -9,6 +9,7 @@ mod changes;
 mod commands;
 mod crash_safety;
 mod cycle;
+mod doctor;
 mod event_retries;
 mod fuzz;
 mod fuzz_parsers;
