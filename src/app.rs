@@ -179,6 +179,10 @@ impl Application {
         );
         let addr = self.local_addr();
         let retention_task = tokio::spawn(self.retention.run(shutdown.clone()));
+        let sampler_task = tokio::spawn(crate::sampler::run(
+            self.state.store.clone(),
+            shutdown.clone(),
+        ));
         tracing::info!(addr = %addr, "listening");
         let server_stop = shutdown.clone();
         axum::serve(
@@ -196,10 +200,17 @@ impl Application {
                 tracing::error!("the delivery cycle did not finish within the shutdown grace")
             }
         }
-        // They stop at the same signal; a DM or Home tab publish stuck on a
-        // hanging Slack or database must not hold the process up.
-        for (name, mut task) in [("notice", notices_task), ("Home tab", homes_task)] {
-            match tokio::time::timeout(BOT_SHUTDOWN_GRACE, &mut task).await {
+        // They stop at the same signal; a DM, a Home tab publish or a
+        // statement stuck on a hanging Slack or database must not hold the
+        // process up: one deadline for them all.
+        let deadline = tokio::time::Instant::now() + BOT_SHUTDOWN_GRACE;
+        for (name, mut task) in [
+            ("notice", notices_task),
+            ("Home tab", homes_task),
+            ("retention", retention_task),
+            ("status sampler", sampler_task),
+        ] {
+            match tokio::time::timeout_at(deadline, &mut task).await {
                 Ok(Ok(())) => {}
                 Ok(Err(err)) => tracing::error!(error = %err, "the {name} task ended abnormally"),
                 Err(_) => {
@@ -207,9 +218,6 @@ impl Application {
                     task.abort();
                 }
             }
-        }
-        if let Err(err) = retention_task.await {
-            tracing::error!(error = %err, "retention task ended abnormally");
         }
         self.state.store.close().await;
         Ok(())

@@ -29,6 +29,7 @@ pub mod homes;
 pub mod http;
 pub mod ops;
 pub mod retention;
+pub mod sampler;
 pub mod scheduler;
 pub mod sim;
 pub mod slack;

@@ -33,6 +33,8 @@ pub fn init_tracing(filter: &str, format: LogFormat) {
 
 static PROMETHEUS: OnceLock<PrometheusHandle> = OnceLock::new();
 
+const LATENESS: &str = "scheduler_delivery_lateness_seconds";
+
 /// The process's Prometheus recorder, installed on first use.
 pub fn metrics_handle() -> &'static PrometheusHandle {
     let handle = PROMETHEUS.get_or_init(|| {
@@ -42,8 +44,14 @@ pub fn metrics_handle() -> &'static PrometheusHandle {
         let sizes = [
             1.0, 10.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0,
         ];
+        // Lateness is judged against a minute (the alert), so it needs
+        // buckets on both sides of one.
+        let lateness = [
+            0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0,
+        ];
         let recorder = PrometheusBuilder::new()
-            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &seconds)
+            .set_buckets_for_metric(Matcher::Full(LATENESS.into()), &lateness)
+            .and_then(|b| b.set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &seconds))
             .and_then(|b| {
                 b.set_buckets_for_metric(Matcher::Full("scheduler_batch_size".into()), &sizes)
             })
@@ -97,7 +105,7 @@ fn describe() {
         "Slack Web API latency, by method and outcome."
     );
     describe_histogram!(
-        "scheduler_delivery_lateness_seconds",
+        LATENESS,
         "How long after its due time each message was posted."
     );
     describe_counter!(
@@ -107,6 +115,18 @@ fn describe() {
     describe_counter!(
         "retention_texts_erased_total",
         "Message texts erased after MESSAGE_RETENTION_DAYS."
+    );
+    describe_gauge!(
+        "scheduler_last_cycle_timestamp_seconds",
+        "When the last delivery cycle finished (Unix time)."
+    );
+    describe_gauge!(
+        "scheduler_held_users",
+        "Authors with messages held until they reconnect."
+    );
+    describe_gauge!(
+        "scheduler_database_ready",
+        "1 when the database answered at the last scrape, else 0."
     );
     // Present from the first scrape, at zero, rather than absent until used.
     metrics::counter!("retention_texts_erased_total").absolute(0);
@@ -127,6 +147,12 @@ fn describe() {
         metrics::counter!("scheduler_notices_total", "outcome" => outcome).absolute(0);
     }
     metrics::gauge!("scheduler_in_flight_posts").set(0.0);
+    metrics::gauge!("scheduler_held_users").set(0.0);
+    metrics::gauge!("scheduler_database_ready").set(0.0);
+    metrics::gauge!("scheduler_last_cycle_timestamp_seconds").set(0.0);
+    // A histogram is only rendered once it has a sample; registering it
+    // with the recorder makes it appear (empty) from the first scrape.
+    let _ = metrics::histogram!(LATENESS);
     metrics::gauge!("scheduler_pending_messages").set(0.0);
 }
 
@@ -136,7 +162,7 @@ pub fn record_slack_call(method: &'static str, outcome: &str, elapsed: Duration)
 }
 
 pub fn record_lateness(late: Duration) {
-    metrics::histogram!("scheduler_delivery_lateness_seconds").record(late.as_secs_f64());
+    metrics::histogram!(LATENESS).record(late.as_secs_f64());
 }
 
 pub fn record_unverified_repost(cause: &'static str) {
@@ -201,8 +227,20 @@ pub fn record_texts_erased(count: u64) {
     metrics::counter!("retention_texts_erased_total").increment(count);
 }
 
+/// The figures read at scrape time.
+pub fn set_scrape_figures(held_users: Option<i64>, database_ready: bool) {
+    if let Some(users) = held_users {
+        metrics::gauge!("scheduler_held_users").set(users as f64);
+    }
+    metrics::gauge!("scheduler_database_ready").set(if database_ready { 1.0 } else { 0.0 });
+}
+
 pub fn record_cycle(duration: Duration) {
     metrics::histogram!("scheduler_cycle_duration_seconds").record(duration.as_secs_f64());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    metrics::gauge!("scheduler_last_cycle_timestamp_seconds").set(now.as_secs_f64());
 }
 
 #[cfg(test)]
@@ -236,6 +274,12 @@ mod tests {
         assert!(
             text.contains("scheduler_token_refreshes_total{kind=\"bot\",outcome=\"refused\"} 0"),
             "{text}"
+        );
+        record_lateness(Duration::from_secs(90));
+        let text = handle.render();
+        assert!(
+            text.contains("scheduler_delivery_lateness_seconds_bucket{le=\"120\"}"),
+            "lateness has buckets past a minute: {text}"
         );
     }
 }

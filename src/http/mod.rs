@@ -3,6 +3,7 @@
 //! orchestrators.
 
 mod buttons;
+mod chart;
 pub mod commands;
 pub mod events;
 pub mod health;
@@ -11,6 +12,7 @@ pub mod oauth;
 pub mod operator;
 pub mod pages;
 mod scheduling;
+pub mod status;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,6 +57,7 @@ pub fn router_with_timeout(state: SharedState, request_timeout: Duration) -> Rou
         .layer(RequestBodyLimitLayer::new(SLACK_BODY_LIMIT));
     let pages = pages::router()
         .merge(oauth::router())
+        .merge(status::router())
         .layer(CompressionLayer::new().gzip(true));
     Router::new()
         .merge(pages)

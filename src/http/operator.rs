@@ -195,10 +195,23 @@ async fn stats(
 
 async fn metrics(_: Operator, State(app): State<SharedState>) -> Response {
     // The pending gauge is read at scrape time: exact, and cheap (a counter).
-    match app.store.message_stats(None).await {
-        Ok(stats) => telemetry::set_pending(stats.pending),
-        Err(err) => tracing::warn!(error = %err, "cannot read the pending count for metrics"),
-    }
+    let ready = match app.store.message_stats(None).await {
+        Ok(stats) => {
+            telemetry::set_pending(stats.pending);
+            true
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot read the pending count for metrics");
+            false
+        }
+    };
+    // Counted off the held-messages index: as cheap as the pending count.
+    let held_users = if ready {
+        app.store.held_users().await.ok()
+    } else {
+        None
+    };
+    telemetry::set_scrape_figures(held_users, ready);
     let body = telemetry::metrics_handle().render();
     (
         [(

@@ -20,6 +20,7 @@ mod notices;
 mod outcomes;
 mod retention;
 mod stats;
+mod status;
 mod surface;
 mod tokens;
 mod users;
@@ -46,6 +47,7 @@ pub use notices::Notice;
 pub use outcomes::{OutcomeRecord, RecordReport};
 pub use retention::SETTLED;
 pub use stats::MessageStats;
+pub use status::StatusSample;
 pub use tokens::{RefreshRight, RefreshTake, TokenOwner};
 pub use users::{
     Author, RequestContext, TokenGrant, TokenStatus, UserContext, UserCredentials, UserRecord,

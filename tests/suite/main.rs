@@ -33,6 +33,7 @@ mod scopes;
 mod secrets;
 mod signatures;
 mod simulator;
+mod status_page;
 mod store;
 mod uninstalled;
 mod zones;
