@@ -21,6 +21,7 @@ mod journey;
 mod keys;
 mod logs;
 mod metadata;
+mod monitoring;
 mod notices;
 mod operator;
 mod pending_limit;
