@@ -24,6 +24,7 @@ mod metadata;
 mod monitoring;
 mod notices;
 mod operator;
+mod packaging;
 mod pending_limit;
 mod pipeline;
 mod process;
