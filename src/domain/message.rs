@@ -10,7 +10,13 @@ pub const MAX_LEAD_DAYS: i64 = 366;
 /// Pending messages one user may have at a time.
 pub const MAX_PENDING_PER_USER: i64 = 1_000;
 
-/// Text that is safe to schedule: not blank, at most [`MAX_TEXT_CHARS`] characters.
+/// Text that is safe to schedule: not blank, at most [`MAX_TEXT_CHARS`]
+/// characters.
+///
+/// The text is kept as Slack keeps it, in its markup, where `&amp;`,
+/// `&lt;` and `&gt;` stand for `&`, `<` and `>`: each counts as the one
+/// character its reader sees, so a message's length does not depend on
+/// how many of them it holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageText(String);
 
@@ -34,7 +40,7 @@ impl MessageText {
         if text.trim().is_empty() {
             return Err(MessageTextError::Empty);
         }
-        let chars = text.chars().count();
+        let chars = shown_chars(text);
         if chars > MAX_TEXT_CHARS {
             return Err(MessageTextError::TooLong { chars });
         }
@@ -51,6 +57,15 @@ impl MessageText {
     pub fn into_inner(self) -> String {
         self.0
     }
+}
+
+/// Characters, with each of the three entities counted once.
+fn shown_chars(text: &str) -> usize {
+    let entity_extra: usize = [("&amp;", 4), ("&lt;", 3), ("&gt;", 3)]
+        .iter()
+        .map(|(entity, extra)| text.matches(entity).count() * extra)
+        .sum();
+    text.chars().count() - entity_extra
 }
 
 /// A due time that is in the future and at most [`MAX_LEAD_DAYS`] ahead,
@@ -169,6 +184,18 @@ mod tests {
             MessageText::parse(&"a".repeat(4_001)),
             Err(MessageTextError::TooLong { chars: 4_001 })
         );
+    }
+
+    #[test]
+    fn an_escaped_character_counts_once() {
+        assert!(MessageText::parse(&"&amp;".repeat(4_000)).is_ok());
+        assert!(MessageText::parse(&"&lt;b&gt;".repeat(1_333)).is_ok());
+        assert_eq!(
+            MessageText::parse(&format!("{}&gt;", "x".repeat(4_000))),
+            Err(MessageTextError::TooLong { chars: 4_001 })
+        );
+        // An `&` that starts no entity is one character as written.
+        assert!(MessageText::parse(&"&amp".repeat(1_000)).is_ok());
     }
 
     #[test]

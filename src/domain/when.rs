@@ -413,6 +413,39 @@ mod tests {
     }
 
     #[test]
+    fn an_escaped_message_after_the_time_is_kept_as_slack_sent_it() {
+        // With `should_escape`, Slack sends mentions, channels and links as
+        // tokens and `&`, `<`, `>` as entities, right after the time phrase.
+        let cases = [
+            (
+                "in 2 hours",
+                "<@U0002> &amp; &lt;b&gt; see <#C0001|general>",
+            ),
+            (
+                "tomorrow 9am",
+                "&amp; then <https://x.test/?a=1&amp;b=2|the doc>",
+            ),
+            ("2026-12-24 17:00", "&lt;3 <!here> :tada:"),
+            ("monday 14:30", "&gt; quoted, &amp;"),
+            ("dec 24 5pm", "&amp;"),
+        ];
+        for (phrase, message) in cases {
+            let quick = parse_quick(&format!("{phrase} {message}"), wednesday(), BERLIN)
+                .unwrap_or_else(|| panic!("{phrase} {message}"));
+            assert_eq!(quick.text, message, "{phrase}");
+            assert_eq!(
+                Some(quick.due),
+                when(phrase, wednesday(), BERLIN),
+                "{phrase}"
+            );
+        }
+        assert_eq!(
+            parse_quick("<@U0002> in 2 hours", wednesday(), BERLIN),
+            None
+        );
+    }
+
+    #[test]
     fn relative_minutes_keep_the_seconds() {
         let now = wednesday();
         assert_eq!(

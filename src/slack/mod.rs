@@ -1,5 +1,6 @@
-//! Everything that speaks Slack: the Web API client, OAuth, and the meaning
-//! of Slack's error codes.
+//! Everything that speaks Slack: the Web API client, OAuth, the meaning
+//! of Slack's error codes, and message text as Slack keeps it (markup and
+//! rich text).
 
 pub mod blocks;
 pub mod client;
@@ -7,6 +8,7 @@ pub mod error;
 pub mod inbound;
 pub mod mrkdwn;
 pub mod oauth;
+pub mod rich_text;
 pub mod verify;
 
 pub use client::{HistoryMessage, HistoryPage, HistoryRequest, Posted, SlackApi};
