@@ -8,7 +8,8 @@
 //! - `/_sim/…`: inspection and control for people running `slack-scheduler sim`.
 //!
 //! The other direction, Slack calling the app, lives in [`outbound`]: signed
-//! slash commands, interactions and events.
+//! slash commands, interactions and events, carrying what Slack's client
+//! makes of what a person types ([`typing`]).
 //!
 //! Tests hold a [`Simulator`] and read its record of every call directly.
 
@@ -19,6 +20,7 @@ pub mod outbound;
 mod settings;
 pub mod state;
 pub mod text;
+pub mod typing;
 mod web_api;
 
 use std::net::SocketAddr;
@@ -57,6 +59,24 @@ pub(crate) struct SimInner {
 }
 
 impl SimInner {
+    fn directory(&self, team_id: &str) -> typing::Directory {
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        typing::Directory {
+            users: state
+                .users
+                .values()
+                .filter(|u| u.team_id == team_id)
+                .map(|u| (u.name.clone(), u.id.clone()))
+                .collect(),
+            channels: state
+                .channels
+                .values()
+                .filter(|c| c.team_id == team_id)
+                .map(|c| (c.name.clone(), c.id.clone()))
+                .collect(),
+        }
+    }
+
     /// The rate limiters for `settings` (the current ones).
     fn limits(&self, settings: &SimSettings) -> Arc<Limits> {
         let mut limits = self.limits.lock().unwrap_or_else(|p| p.into_inner());
@@ -364,6 +384,25 @@ impl Simulator {
     /// Ephemeral messages and `response_url` posts, oldest first.
     pub fn ephemerals(&self) -> Vec<EphemeralMessage> {
         self.with_state(|s| s.ephemerals.clone())
+    }
+
+    /// The names `team_id`'s people and conversations go by.
+    pub fn directory(&self, team_id: &str) -> typing::Directory {
+        self.inner.directory(team_id)
+    }
+
+    /// What Slack sends as `/schedule`'s text when a member of `team_id`
+    /// types `typed` (escaped, as the app's manifest asks; see
+    /// [`SimSettings::escape_commands`]).
+    pub fn command_text(&self, team_id: &str, typed: &str) -> String {
+        let escape = self.with_state(|s| s.settings.escape_commands);
+        typing::command_text(typed, escape, &self.directory(team_id))
+    }
+
+    /// What a `rich_text_input` submits when a member of `team_id` types
+    /// `typed` into it: its `rich_text_value`.
+    pub fn composed(&self, team_id: &str, typed: &str) -> Value {
+        typing::composed(typed, &self.directory(team_id))
     }
 
     /// Puts a message into a channel as if `user_id` typed it in Slack

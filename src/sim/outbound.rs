@@ -58,6 +58,9 @@ pub struct Command<'a> {
     pub team_id: &'a str,
     pub user_id: &'a str,
     pub channel_id: &'a str,
+    /// What the user typed after `/schedule`: `@alice`, `#general`, links,
+    /// `&`, `<` and `>` as they are. Slack sends it as the app registered
+    /// the command to receive it ([`super::typing::command_text`]).
     pub text: &'a str,
 }
 
@@ -77,6 +80,13 @@ impl SimInner {
             .channel_name(command.channel_id)
             .unwrap_or_else(|| "directmessage".into());
         let user_name = self.user_name(command.user_id).unwrap_or_default();
+        let escape = self
+            .state
+            .lock()
+            .map(|s| s.settings.escape_commands)
+            .unwrap_or(true);
+        let text =
+            super::typing::command_text(command.text, escape, &self.directory(command.team_id));
         let body = serde_urlencoded::to_string([
             ("token", "deprecated-verification-token"),
             ("team_id", command.team_id),
@@ -86,7 +96,7 @@ impl SimInner {
             ("user_id", command.user_id),
             ("user_name", &user_name),
             ("command", "/schedule"),
-            ("text", command.text),
+            ("text", &text),
             ("api_app_id", "A0SIMAPP"),
             ("response_url", &response_url),
             ("trigger_id", &trigger_id),

@@ -80,6 +80,12 @@ pub struct SimSettings {
     pub user_token_metadata: MetadataMode,
     /// Lifetime of a `trigger_id` (Slack: 3 seconds).
     pub trigger_ttl: Duration,
+    /// The app's slash command has "Escape channels, users, and links sent
+    /// to your app" on, as its manifest registers it (`should_escape:
+    /// true`): Slack sends mentions, channels and links as tokens and
+    /// escapes `&`, `<` and `>` (docs.slack.dev/interactivity/
+    /// implementing-slash-commands). Off, the text arrives as typed.
+    pub escape_commands: bool,
 }
 
 impl Default for SimSettings {
@@ -100,6 +106,7 @@ impl Default for SimSettings {
             redirect_urls: Vec::new(),
             user_token_metadata: MetadataMode::Refused,
             trigger_ttl: Duration::from_secs(3),
+            escape_commands: true,
         }
     }
 }

@@ -85,7 +85,7 @@ fn escape_amp(text: &str) -> String {
 }
 
 /// The length of a bare link at the start of `text`, if there is one.
-fn bare_link(text: &str) -> Option<usize> {
+pub(super) fn bare_link(text: &str) -> Option<usize> {
     let lower = text.get(..8).unwrap_or(text).to_ascii_lowercase();
     let scheme = ["https://", "http://"]
         .into_iter()

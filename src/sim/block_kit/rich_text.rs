@@ -5,8 +5,15 @@
 //! `rich_text_section`, `rich_text_list` (`style` bullet or ordered,
 //! `indent`, `offset`, `border`), `rich_text_preformatted` and
 //! `rich_text_quote` (`border`); inline elements `text`, `link`, `user`,
-//! `channel`, `usergroup`, `emoji`, `broadcast` and `date`, with the style
-//! flags each one takes.
+//! `channel`, `usergroup`, `emoji`, `broadcast`, `date` and `color`, with
+//! the style flags each one takes: the element pages under
+//! docs.slack.dev/reference/block-kit/block-elements/ (`text-element`,
+//! `channel-element`, `usergroup-element`: "bold, italic, strike,
+//! highlight, client_highlight, underline, and unlink"; `code` on text and
+//! links), and Slack's Node SDK types for the rest
+//! (docs.slack.dev/tools/node-slack-sdk/reference/types: `RichTextStyleable`
+//! on broadcasts, dates, emoji and colors; `RichTextPreformatted`'s
+//! elements "RichTextLink | RichTextText").
 
 use super::table::{field, required};
 use super::{Field, Kind, Schema};
@@ -25,23 +32,38 @@ const fn style(fields: &'static [Field]) -> Schema {
     part("", fields)
 }
 
-/// `text` and `link`: "bold, italic, strike, and code".
+/// `text` and `link`: "bold, italic, strike, highlight, client_highlight,
+/// underline, and unlink", and `code`.
 const TEXT_STYLE: Schema = style(&[
     field("bold", Kind::Bool),
     field("italic", Kind::Bool),
     field("strike", Kind::Bool),
     field("code", Kind::Bool),
+    field("underline", Kind::Bool),
+    field("highlight", Kind::Bool),
+    field("client_highlight", Kind::Bool),
+    field("unlink", Kind::Bool),
 ]);
 
-/// Mentions (`user`, `channel`, `usergroup`): the four flags of text minus
-/// `code`, plus how the mention is highlighted.
+/// Mentions (`user`, `channel`, `usergroup`): the flags of text but `code`.
 const MENTION_STYLE: Schema = style(&[
     field("bold", Kind::Bool),
     field("italic", Kind::Bool),
     field("strike", Kind::Bool),
+    field("underline", Kind::Bool),
     field("highlight", Kind::Bool),
     field("client_highlight", Kind::Bool),
     field("unlink", Kind::Bool),
+]);
+
+/// Broadcasts, dates, emoji and colors: the "limited style object" of
+/// `RichTextStyleable`.
+const BASIC_STYLE: Schema = style(&[
+    field("bold", Kind::Bool),
+    field("italic", Kind::Bool),
+    field("strike", Kind::Bool),
+    field("code", Kind::Bool),
+    field("underline", Kind::Bool),
 ]);
 
 const ID: Kind = Kind::Str { min: 1, max: 255 };
@@ -82,6 +104,7 @@ const CHANNEL: Schema = part(
     "channel",
     &[
         required("channel_id", ID),
+        field("tab_id", ID),
         field("style", Kind::Object(&MENTION_STYLE)),
     ],
 );
@@ -100,15 +123,24 @@ const EMOJI: Schema = part(
         required("name", ID),
         field("unicode", Kind::Str { min: 1, max: 64 }),
         field("skin_tone", Kind::Int { min: 1, max: 6 }),
+        field("style", Kind::Object(&BASIC_STYLE)),
     ],
 );
 
 const BROADCAST: Schema = part(
     "broadcast",
-    &[required(
-        "range",
-        Kind::Enum(&["here", "channel", "everyone"]),
-    )],
+    &[
+        required("range", Kind::Enum(&["here", "channel", "everyone"])),
+        field("style", Kind::Object(&BASIC_STYLE)),
+    ],
+);
+
+const COLOR: Schema = part(
+    "color",
+    &[
+        required("value", Kind::Str { min: 1, max: 255 }),
+        field("style", Kind::Object(&BASIC_STYLE)),
+    ],
 );
 
 const DATE: Schema = part(
@@ -124,12 +156,20 @@ const DATE: Schema = part(
         required("format", Kind::Str { min: 1, max: 3000 }),
         field("url", Kind::Url { max: 3000 }),
         field("fallback", Kind::Str { min: 1, max: 3000 }),
+        field("style", Kind::Object(&BASIC_STYLE)),
     ],
 );
 
 const INLINE: &[&Schema] = &[
-    &TEXT, &LINK, &USER, &CHANNEL, &USERGROUP, &EMOJI, &BROADCAST, &DATE,
+    &TEXT, &LINK, &USER, &CHANNEL, &USERGROUP, &EMOJI, &BROADCAST, &DATE, &COLOR,
 ];
+
+/// A code block holds words and links only.
+const CODE_ELEMENTS: Kind = Kind::Array {
+    of: &Kind::Typed(&[&TEXT, &LINK]),
+    min: 0,
+    max: usize::MAX,
+};
 
 const INLINE_ELEMENTS: Kind = Kind::Array {
     of: &Kind::Typed(INLINE),
@@ -176,7 +216,7 @@ const LIST: Schema = part(
 
 const PREFORMATTED: Schema = part(
     "rich_text_preformatted",
-    &[required("elements", INLINE_ELEMENTS), BORDER],
+    &[required("elements", CODE_ELEMENTS), BORDER],
 );
 
 const QUOTE: Schema = part(

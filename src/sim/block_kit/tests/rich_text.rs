@@ -80,11 +80,53 @@ pub(super) fn cases() -> Vec<Case> {
         (
             "a style text does not take",
             Message(json!([rich(
-                json!([{"type": "rich_text_section", "elements": [{"type": "text", "text": "x", "style": {"highlight": true}}]}])
+                json!([{"type": "rich_text_section", "elements": [{"type": "text", "text": "x", "style": {"sparkle": true}}]}])
             )])),
             Some((
-                "invalid additional property: highlight",
+                "invalid additional property: sparkle",
                 "/blocks/0/elements/0/elements/0/style",
+            )),
+        ),
+        (
+            "every flag the text element's reference lists",
+            Message(json!([rich(
+                json!([{"type": "rich_text_section", "elements": [{"type": "text", "text": "x", "style":
+                    {"bold": true, "italic": true, "strike": true, "code": true, "underline": true,
+                     "highlight": true, "client_highlight": true, "unlink": true}}]}])
+            )])),
+            None,
+        ),
+        (
+            "code on a mention",
+            Message(json!([rich(
+                json!([{"type": "rich_text_section", "elements": [{"type": "user", "user_id": "U1", "style": {"code": true}}]}])
+            )])),
+            Some((
+                "invalid additional property: code",
+                "/blocks/0/elements/0/elements/0/style",
+            )),
+        ),
+        (
+            "styled broadcasts, dates, emoji and colors",
+            Message(json!([rich(
+                json!([{"type": "rich_text_section", "elements": [
+                    {"type": "broadcast", "range": "channel", "style": {"bold": true}},
+                    {"type": "date", "timestamp": 1, "format": "{date}", "style": {"italic": true}},
+                    {"type": "emoji", "name": "wave::skin-tone-2", "style": {"strike": true}},
+                    {"type": "color", "value": "#F405B3"},
+                ]}])
+            )])),
+            None,
+        ),
+        (
+            "a mention in a code block",
+            Message(json!([rich(
+                json!([{"type": "rich_text_preformatted", "elements": [
+                    {"type": "text", "text": "ping "}, {"type": "user", "user_id": "U1"}]}])
+            )])),
+            Some((
+                "unsupported type: user",
+                "/blocks/0/elements/0/elements/1/type",
             )),
         ),
         (
