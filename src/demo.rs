@@ -152,7 +152,8 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
         "view": {"id": "V1", "callback_id": blocks::NEW_CALLBACK, "private_metadata": "",
                  "state": {"values": {
                     blocks::CHANNEL_BLOCK: {blocks::CHANNEL_ACTION: {"type": "conversations_select", "selected_conversation": OLD}},
-                    blocks::TEXT_BLOCK: {blocks::TEXT_ACTION: {"type": "plain_text_input", "value": "Retro notes are in the doc"}},
+                    blocks::TEXT_BLOCK: {blocks::TEXT_ACTION: {"type": "rich_text_input",
+                        "rich_text_value": sim.composed(TEAM, "Retro notes are in the doc")}},
                     blocks::WHEN_BLOCK: {blocks::WHEN_ACTION: {"type": "datetimepicker", "selected_date_time": due.timestamp()}}}}},
         "response_urls": [{"block_id": blocks::CHANNEL_BLOCK, "action_id": blocks::CHANNEL_ACTION,
                            "channel_id": OLD, "response_url": response_url}],

@@ -10,7 +10,9 @@ use crate::domain::MessageStatus;
 use crate::error::AppError;
 use crate::slack::blocks::{self, ModalSpec};
 use crate::slack::inbound::BlockActions;
-use crate::store::ChangeError;
+use crate::slack::mrkdwn;
+use crate::slack::rich_text::RichText;
+use crate::store::{ChangeError, MessageRecord};
 
 /// Button presses. Acknowledged at once; the work happens here.
 pub(super) async fn act(app: SharedState, actions: BlockActions) {
@@ -141,8 +143,8 @@ async fn open_edit(
     };
     let spec = ModalSpec {
         editing: Some(id),
-        channel: Some(message.channel_id),
-        text: Some(message.text),
+        channel: Some(message.channel_id.clone()),
+        message: Some(as_written(&message)),
         due,
         notice: None,
         connect_url,
@@ -151,6 +153,21 @@ async fn open_edit(
         .open_view(team_id, trigger, blocks::schedule_modal(&spec))
         .await?;
     Ok(())
+}
+
+/// A message as its author wrote it, for the modal: its rich text, or one
+/// made from its text when it has none (written in the slash command) or
+/// its rich text cannot be read.
+fn as_written(message: &MessageRecord) -> RichText {
+    if let Some(json) = message.rich_text.as_deref() {
+        match RichText::from_json(json) {
+            Ok(rich_text) => return rich_text,
+            Err(err) => {
+                tracing::error!(message_id = message.id, error = %err, "a stored rich text cannot be read; editing its text");
+            }
+        }
+    }
+    RichText::from_markup(&mrkdwn::markup(&message.text))
 }
 
 async fn cancel(app: &SharedState, team_id: &str, user_id: &str, id: i64) -> Result<(), Refusal> {

@@ -17,6 +17,8 @@ use crate::error::AppError;
 use crate::slack::SignedBody;
 use crate::slack::blocks;
 use crate::slack::inbound::SlashCommand;
+use crate::slack::mrkdwn;
+use crate::slack::rich_text::RichText;
 use crate::store::{InsertError, NewMessage};
 
 /// How many waiting messages `/schedule list` shows: what fits in a message.
@@ -75,7 +77,7 @@ fn reply(text: &str) -> Response {
 fn open_modal(
     app: &SharedState,
     command: &SlashCommand,
-    text: Option<String>,
+    message: Option<RichText>,
     notice: Option<String>,
 ) {
     let (app, command) = (app.clone(), command.clone());
@@ -88,7 +90,7 @@ fn open_modal(
             &command.team_id,
             &command.user_id,
             trigger,
-            text,
+            message,
             notice,
         )
         .await;
@@ -123,12 +125,21 @@ async fn quick(
 ) -> Result<Response, AppError> {
     let now = Utc::now();
     let tz = who.tz;
-    let Some(parsed) = parse_quick(text, now, tz) else {
+    // Slack sends the text escaped, its mentions and links as tokens
+    // (`should_escape`); kept so, it is posted as written. Made markup in
+    // any case, should a workspace's app still send it unescaped.
+    let text = mrkdwn::markup(text);
+    let Some(parsed) = parse_quick(&text, now, tz) else {
         let notice = format!(
             ":thinking_face: I couldn't find a time at the start of “{}”. Pick one below, or try `/schedule help`.",
-            blocks::preview(text)
+            blocks::preview(&text)
         );
-        open_modal(app, command, Some(text.to_owned()), Some(notice));
+        open_modal(
+            app,
+            command,
+            Some(RichText::from_markup(&text)),
+            Some(notice),
+        );
         return Ok(StatusCode::OK.into_response());
     };
     let (text_check, due_check) = check(&parsed.text, parsed.due, now);
@@ -151,6 +162,7 @@ async fn quick(
         user_id: command.user_id.clone(),
         channel_id: command.channel_id.clone(),
         text: message_text,
+        rich_text: None,
         due,
     };
     match app.store.insert_message(&message, now).await {

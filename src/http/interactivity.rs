@@ -18,7 +18,9 @@ use super::scheduling::{after_change, check, not_installed, requester};
 use crate::error::AppError;
 use crate::slack::SignedBody;
 use crate::slack::blocks;
-use crate::slack::inbound::{Interaction, ViewSubmission};
+use crate::slack::inbound::{Interaction, SubmittedView, ViewSubmission};
+use crate::slack::mrkdwn;
+use crate::slack::rich_text::{RichText, RichTextError};
 use crate::store::{ChangeError, InsertError, MessageEdit, NewMessage};
 
 #[derive(Deserialize)]
@@ -48,6 +50,32 @@ pub async fn handle(State(app): State<SharedState>, body: SignedBody) -> Respons
         Some(Interaction::Other) => StatusCode::OK.into_response(),
         None => AppError::BadRequest("malformed interaction payload".into()).into_response(),
     }
+}
+
+/// The message field as submitted: its plain rendering in Slack's markup,
+/// and its rich text (Slack's JSON) when it has one.
+struct Written {
+    markup: String,
+    rich_text: Option<String>,
+}
+
+/// Reads the message field: the `rich_text_value` of its `rich_text_input`,
+/// or, from a modal opened before the field was one (a view lives on in
+/// the client), the words of its plain-text input.
+fn written_message(view: &SubmittedView) -> Result<Written, RichTextError> {
+    let field = view.value(blocks::TEXT_BLOCK, blocks::TEXT_ACTION);
+    if let Some(value) = field.and_then(|f| f.rich_text_value.as_ref()) {
+        let rich_text = RichText::from_value(value)?;
+        return Ok(Written {
+            markup: rich_text.markup(),
+            rich_text: Some(rich_text.to_json()),
+        });
+    }
+    let words = field.and_then(|f| f.value.as_deref()).unwrap_or_default();
+    Ok(Written {
+        markup: mrkdwn::markup(words),
+        rich_text: None,
+    })
 }
 
 /// `response_action: errors`, keyed by input block.
@@ -99,10 +127,7 @@ async fn submit(app: &SharedState, submission: ViewSubmission) -> Result<Respons
                 .or_else(|| v.selected_channel.clone())
         })
         .filter(|c| !c.is_empty());
-    let text = view
-        .value(blocks::TEXT_BLOCK, blocks::TEXT_ACTION)
-        .and_then(|v| v.value.clone())
-        .unwrap_or_default();
+    let written = written_message(view);
     let due = view
         .value(blocks::WHEN_BLOCK, blocks::WHEN_ACTION)
         .and_then(|v| v.selected_date_time)
@@ -115,17 +140,23 @@ async fn submit(app: &SharedState, submission: ViewSubmission) -> Result<Respons
             "Pick a conversation to post in.".into(),
         ));
     }
-    let (text_check, due_check) = check(&text, due.unwrap_or(now), now);
-    if let Err(err) = &text_check {
-        problems.push((blocks::TEXT_BLOCK, err.to_string()));
+    let markup = written
+        .as_ref()
+        .map(|w| w.markup.as_str())
+        .unwrap_or_default();
+    let (text_check, due_check) = check(markup, due.unwrap_or(now), now);
+    match (&written, &text_check) {
+        (Err(unreadable), _) => problems.push((blocks::TEXT_BLOCK, unreadable.to_string())),
+        (Ok(_), Err(rule)) => problems.push((blocks::TEXT_BLOCK, rule.to_string())),
+        (Ok(_), Ok(_)) => {}
     }
     match (due, &due_check) {
         (None, _) => problems.push((blocks::WHEN_BLOCK, "Pick a date and time.".into())),
         (Some(_), Err(err)) => problems.push((blocks::WHEN_BLOCK, err.to_string())),
         _ => {}
     }
-    let (true, Some(channel), Ok(text), Ok(due)) =
-        (problems.is_empty(), channel, text_check, due_check)
+    let (true, Some(channel), Ok(written), Ok(text), Ok(due)) =
+        (problems.is_empty(), channel, written, text_check, due_check)
     else {
         let errors: HashMap<&str, String> = problems.into_iter().collect();
         return Ok(
@@ -143,6 +174,7 @@ async fn submit(app: &SharedState, submission: ViewSubmission) -> Result<Respons
                 user_id: user_id.clone(),
                 channel_id: channel.clone(),
                 text: text.clone(),
+                rich_text: written.rich_text.clone(),
                 due,
             };
             match app.store.insert_message(&message, now).await {
@@ -162,6 +194,7 @@ async fn submit(app: &SharedState, submission: ViewSubmission) -> Result<Respons
             let edit = MessageEdit {
                 channel_id: channel.clone(),
                 text: text.clone(),
+                rich_text: written.rich_text.clone(),
                 due,
             };
             match app.store.edit_message(id, author.id, &edit, now).await {

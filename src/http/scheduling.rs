@@ -7,6 +7,7 @@ use super::SharedState;
 use crate::bot::BotError;
 use crate::domain::{DueTime, DueTimeError, MessageText, MessageTextError};
 use crate::slack::blocks::{self, ModalSpec};
+use crate::slack::rich_text::RichText;
 use crate::store::{Author, StoreError, TokenStatus};
 
 /// The author behind a request, and the link to connect their account when
@@ -111,13 +112,13 @@ pub(super) fn after_change(
 
 /// Opens the modal for a new message: the next full hour in the user's
 /// zone, a link to connect their account if they have not, and optionally
-/// text and a note to start with.
+/// a message and a note to start with.
 pub(super) async fn open_new_modal(
     app: &SharedState,
     team_id: &str,
     user_id: &str,
     trigger_id: &str,
-    text: Option<String>,
+    message: Option<RichText>,
     notice: Option<String>,
 ) -> Result<(), BotError> {
     let tz = app.bot.user_zone(team_id, user_id).await?;
@@ -125,7 +126,7 @@ pub(super) async fn open_new_modal(
     let spec = ModalSpec {
         editing: None,
         channel: None,
-        text,
+        message,
         due: blocks::next_full_hour(chrono::Utc::now(), tz),
         notice,
         connect_url,

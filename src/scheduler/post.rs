@@ -98,6 +98,7 @@ pub(super) async fn deliver(drain: &Drain, item: &Item) -> Outcome {
                 team,
                 &message.channel_id,
                 &message.text,
+                message.rich_text.as_deref(),
                 with_metadata.then_some(message.id),
             )
             .await;

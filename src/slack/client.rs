@@ -12,6 +12,7 @@ use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
 
 use super::SlackError;
+use super::rich_text::RichText;
 
 /// The event type our posts carry in their message metadata.
 pub const METADATA_EVENT_TYPE: &str = "scheduled_message";
@@ -124,7 +125,9 @@ impl SlackApi {
 
     /// Posts `text` into `channel` as the token's owner, tagged with
     /// metadata naming the scheduled message when `scheduled_message_id` is
-    /// given. Returns Slack's `ts`, and whether the posted message kept the
+    /// given. With `rich_text` (a `rich_text` block's JSON), the post
+    /// carries it in `blocks` and `text` is its notification and fallback.
+    /// Returns Slack's `ts`, and whether the posted message kept the
     /// metadata (Slack may drop it from user-token posts).
     pub async fn post_message(
         &self,
@@ -132,10 +135,22 @@ impl SlackApi {
         team_id: &str,
         channel_id: &str,
         text: &str,
+        rich_text: Option<&str>,
         scheduled_message_id: Option<i64>,
     ) -> Result<Posted, SlackError> {
         let token = Self::token(token, team_id);
         let mut content = SlackMessageContent::new().with_text(text.to_owned());
+        match rich_text.map(RichText::from_json) {
+            Some(Ok(rich_text)) => {
+                content =
+                    content.with_blocks(vec![SlackBlock::RichText(rich_text.block().clone())]);
+            }
+            // The text says the same in plain words: post that rather than nothing.
+            Some(Err(err)) => {
+                tracing::error!(error = %err, "a stored rich text cannot be read; posting its text alone");
+            }
+            None => {}
+        }
         if let Some(id) = scheduled_message_id {
             content = content.with_metadata(SlackMessageMetadata {
                 event_type: METADATA_EVENT_TYPE.to_owned(),

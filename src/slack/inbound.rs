@@ -85,6 +85,8 @@ pub struct ViewState {
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct StateValue {
     pub value: Option<String>,
+    /// A `rich_text_input`'s value: a `rich_text` block.
+    pub rich_text_value: Option<serde_json::Value>,
     pub selected_conversation: Option<String>,
     pub selected_channel: Option<String>,
     pub selected_date_time: Option<i64>,
@@ -190,7 +192,8 @@ mod tests {
             "view": {"id": "V1", "callback_id": "schedule_new", "private_metadata": "",
                      "state": {"values": {
                         "channel_block": {"channel": {"type": "conversations_select", "selected_conversation": "C1"}},
-                        "text_block": {"text": {"type": "plain_text_input", "value": "hi"}},
+                        "text_block": {"text": {"type": "rich_text_input", "rich_text_value": {"type": "rich_text",
+                            "elements": [{"type": "rich_text_section", "elements": [{"type": "text", "text": "hi"}]}]}}},
                         "when_block": {"when": {"type": "datetimepicker", "selected_date_time": 1767225600}}}}},
             "response_urls": [{"block_id": "channel_block", "action_id": "channel", "channel_id": "C1",
                                "response_url": "https://hooks.slack.com/x"}]
@@ -207,6 +210,13 @@ mod tests {
             Some(1_767_225_600)
         );
         assert_eq!(vs.response_urls.len(), 1);
+        assert_eq!(
+            vs.view
+                .value("text_block", "text")
+                .and_then(|v| v.rich_text_value.as_ref())
+                .map(|v| v["elements"][0]["elements"][0]["text"].clone()),
+            Some(serde_json::json!("hi"))
+        );
     }
 
     #[test]

@@ -48,6 +48,8 @@ pub enum ChangeError {
 pub struct MessageEdit {
     pub channel_id: String,
     pub text: MessageText,
+    /// Replaces the stored rich text (see [`super::NewMessage::rich_text`]).
+    pub rich_text: Option<String>,
     pub due: DueTime,
 }
 
@@ -116,7 +118,8 @@ impl Store {
         let due = stamp(edit.due.at());
         let sql = sqlx::AssertSqlSafe(format!(
             "UPDATE scheduled_messages
-             SET channel_id = $3, text = $4, due_at = $5, wake_at = $5, status = 'pending',
+             SET channel_id = $3, text = $4, rich_text = $7, due_at = $5, wake_at = $5,
+                 status = 'pending',
                  attempts = 0, reason = NULL, needs_notice = FALSE, notice_attempts = 0,
                  notice_after = NULL, updated_at = $6
              WHERE id = $1 AND author_id = $2 AND status IN ('pending', 'held')
@@ -130,6 +133,7 @@ impl Store {
             .bind(edit.text.as_str())
             .bind(due)
             .bind(stamp(now))
+            .bind(edit.rich_text.as_deref())
             .fetch_optional(pool)
             .await)
         .map_err(StoreError::from)?;

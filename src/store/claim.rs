@@ -39,6 +39,9 @@ pub struct ClaimedMessage {
     pub author: Author,
     pub channel_id: String,
     pub text: String,
+    /// The message as rich text (Slack's JSON), posted in `blocks` with
+    /// `text` as its fallback; `None` for text alone.
+    pub rich_text: Option<String>,
     pub due_at: DateTime<Utc>,
     pub attempts: i32,
     pub first_claimed_at: DateTime<Utc>,
@@ -72,6 +75,7 @@ struct ClaimRow {
     user_id: String,
     channel_id: String,
     text: String,
+    rich_text: Option<String>,
     due_at: DateTime<Utc>,
     attempts: i32,
     first_claimed_at: DateTime<Utc>,
@@ -105,7 +109,7 @@ WHERE id IN (SELECT id FROM scheduled_messages
              WHERE wake_at <= $1
              ORDER BY wake_at
              LIMIT $2)
-RETURNING id, author_id, team_id, user_id, channel_id, text, due_at, attempts,
+RETURNING id, author_id, team_id, user_id, channel_id, text, rich_text, due_at, attempts,
           first_claimed_at, verify_before_post, in_doubt_since, reason,
           (SELECT access_token FROM users WHERE users.id = author_id) AS access_token,
           (SELECT refresh_token FROM users WHERE users.id = author_id) AS refresh_token,
@@ -148,8 +152,8 @@ WITH due AS (
         updated_at = $1
     FROM due
     WHERE m.id = due.id
-    RETURNING m.id, m.author_id, m.team_id, m.user_id, m.channel_id, m.text, m.due_at,
-              m.attempts, m.first_claimed_at, m.verify_before_post, m.in_doubt_since, m.reason
+    RETURNING m.id, m.author_id, m.team_id, m.user_id, m.channel_id, m.text, m.rich_text,
+              m.due_at, m.attempts, m.first_claimed_at, m.verify_before_post, m.in_doubt_since, m.reason
 ), expiring AS (
     SELECT u.id FROM users AS u
     WHERE u.id IN (SELECT author_id FROM claimed)
@@ -191,8 +195,8 @@ WITH due AS (
     FROM ranked AS r
     JOIN paces AS pc ON pc.team_id = r.team_id AND pc.channel_id = r.channel_id
 )
-SELECT c.id, c.author_id, c.team_id, c.user_id, c.channel_id, c.text, c.due_at, c.attempts,
-       c.first_claimed_at, c.verify_before_post, c.in_doubt_since, c.reason,
+SELECT c.id, c.author_id, c.team_id, c.user_id, c.channel_id, c.text, c.rich_text, c.due_at,
+       c.attempts, c.first_claimed_at, c.verify_before_post, c.in_doubt_since, c.reason,
        u.access_token, u.refresh_token, u.token_expires_at, u.token_status, u.token_generation,
        (rl.id IS NOT NULL) AS refresh_lock_held,
        t.turn AS turn_at, COALESCE(t.taken, FALSE) AS turn_taken
@@ -284,6 +288,7 @@ impl Store {
             },
             channel_id: row.channel_id,
             text: row.text,
+            rich_text: row.rich_text,
             due_at: row.due_at,
             attempts: row.attempts,
             first_claimed_at: row.first_claimed_at,

@@ -15,6 +15,9 @@ pub struct NewMessage {
     pub user_id: String,
     pub channel_id: String,
     pub text: MessageText,
+    /// The message as rich text (Slack's JSON), when it was written as such;
+    /// `text` is then its plain rendering.
+    pub rich_text: Option<String>,
     pub due: DueTime,
 }
 
@@ -26,6 +29,8 @@ pub struct MessageRecord {
     pub user_id: String,
     pub channel_id: String,
     pub text: String,
+    /// See [`NewMessage::rich_text`].
+    pub rich_text: Option<String>,
     pub due_at: DateTime<Utc>,
     pub status: MessageStatus,
     pub attempts: i32,
@@ -49,6 +54,7 @@ pub(super) struct MessageRow {
     user_id: String,
     channel_id: String,
     text: String,
+    rich_text: Option<String>,
     due_at: DateTime<Utc>,
     status: String,
     attempts: i32,
@@ -63,8 +69,9 @@ pub(super) struct MessageRow {
     text_erased_at: Option<DateTime<Utc>>,
 }
 
-pub(super) const MESSAGE_COLUMNS: &str = "id, author_id, team_id, user_id, channel_id, text, due_at, status, attempts, \
-     wake_at, slack_ts, sent_at, reason, verify_before_post, needs_notice, created_at, updated_at, text_erased_at";
+pub(super) const MESSAGE_COLUMNS: &str = "id, author_id, team_id, user_id, channel_id, text, rich_text, due_at, status, \
+     attempts, wake_at, slack_ts, sent_at, reason, verify_before_post, needs_notice, created_at, updated_at, \
+     text_erased_at";
 
 impl TryFrom<MessageRow> for MessageRecord {
     type Error = StoreError;
@@ -79,6 +86,7 @@ impl TryFrom<MessageRow> for MessageRecord {
             user_id: row.user_id,
             channel_id: row.channel_id,
             text: row.text,
+            rich_text: row.rich_text,
             due_at: row.due_at,
             status,
             attempts: row.attempts,
@@ -120,9 +128,9 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<i64, InsertError> {
         const INSERT: &str = "INSERT INTO scheduled_messages
-                 (author_id, team_id, user_id, channel_id, text, due_at, status, wake_at,
-                  created_at, updated_at)
-             SELECT $1, $2, $3, $4, $5, $6, 'pending', $6, $7, $7
+                 (author_id, team_id, user_id, channel_id, text, rich_text, due_at, status,
+                  wake_at, created_at, updated_at)
+             SELECT $1, $2, $3, $4, $5, $9, $6, 'pending', $6, $7, $7
              FROM users WHERE id = $1 AND waiting_count < $8";
         let sql = match self.backend() {
             Backend::Sqlite => format!("{INSERT} RETURNING id"),
@@ -138,6 +146,7 @@ impl Store {
             .bind(stamp(message.due.at()))
             .bind(stamp(now))
             .bind(MAX_PENDING_PER_USER)
+            .bind(message.rich_text.as_deref())
             .fetch_optional(pool)
             .await)
         .map_err(StoreError::from)?;
@@ -164,17 +173,17 @@ impl Store {
                         serde_json::json!({
                             "author_id": m.author_id, "team_id": m.team_id, "user_id": m.user_id,
                             "channel_id": m.channel_id, "text": m.text.as_str(),
-                            "due_at": sqlite_text(m.due.at()),
+                            "rich_text": m.rich_text, "due_at": sqlite_text(m.due.at()),
                         })
                     })
                     .collect();
                 sqlx::query(
                     "INSERT INTO scheduled_messages
-                         (author_id, team_id, user_id, channel_id, text, due_at, status, wake_at,
-                          created_at, updated_at)
+                         (author_id, team_id, user_id, channel_id, text, rich_text, due_at, status,
+                          wake_at, created_at, updated_at)
                      SELECT value ->> 'author_id', value ->> 'team_id', value ->> 'user_id',
-                            value ->> 'channel_id', value ->> 'text', value ->> 'due_at',
-                            'pending', value ->> 'due_at', $2, $2
+                            value ->> 'channel_id', value ->> 'text', value ->> 'rich_text',
+                            value ->> 'due_at', 'pending', value ->> 'due_at', $2, $2
                      FROM json_each($1)",
                 )
                 .bind(serde_json::Value::Array(rows).to_string())
@@ -189,6 +198,7 @@ impl Store {
                 let mut user = Vec::with_capacity(messages.len());
                 let mut channel = Vec::with_capacity(messages.len());
                 let mut text = Vec::with_capacity(messages.len());
+                let mut rich = Vec::with_capacity(messages.len());
                 let mut due = Vec::with_capacity(messages.len());
                 for m in messages {
                     author.push(m.author_id);
@@ -196,15 +206,16 @@ impl Store {
                     user.push(m.user_id.as_str());
                     channel.push(m.channel_id.as_str());
                     text.push(m.text.as_str());
+                    rich.push(m.rich_text.as_deref());
                     due.push(stamp(m.due.at()));
                 }
                 sqlx::query(
                     "INSERT INTO scheduled_messages
-                         (author_id, team_id, user_id, channel_id, text, due_at, status, wake_at,
-                          created_at, updated_at)
-                     SELECT a, t, u, c, x, d, 'pending', d, $7, $7
+                         (author_id, team_id, user_id, channel_id, text, rich_text, due_at, status,
+                          wake_at, created_at, updated_at)
+                     SELECT a, t, u, c, x, r, d, 'pending', d, $7, $7
                      FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[],
-                                 $6::timestamptz[]) AS m(a, t, u, c, x, d)",
+                                 $6::timestamptz[], $8::text[]) AS m(a, t, u, c, x, d, r)",
                 )
                 .bind(author)
                 .bind(team)
@@ -213,6 +224,7 @@ impl Store {
                 .bind(text)
                 .bind(due)
                 .bind(now)
+                .bind(rich)
                 .execute(pool)
                 .await?
                 .rows_affected()

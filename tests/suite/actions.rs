@@ -97,7 +97,10 @@ on_both_backends! {
         .await;
         assert_eq!(modal["callback_id"], blocks::EDIT_CALLBACK);
         assert_eq!(modal["private_metadata"], id.to_string());
-        assert!(modal.to_string().contains("\"initial_value\":\"first draft\""));
+        let field = modal["blocks"].as_array().expect("blocks").iter()
+            .find(|b| b["block_id"] == blocks::TEXT_BLOCK).expect("message field")["element"].clone();
+        assert_eq!(field["type"], "rich_text_input");
+        assert_eq!(field["initial_value"]["elements"][0]["elements"], serde_json::json!([{"type": "text", "text": "first draft"}]));
         assert!(modal.to_string().contains(&format!("\"initial_conversation\":\"{GENERAL}\"")));
 
         let when = (Utc::now() + chrono::Duration::hours(6)).timestamp();

@@ -52,7 +52,8 @@ on_both_backends! {
         assert_eq!(channel["element"]["type"], "conversations_select");
         assert_eq!(channel["element"]["default_to_current_conversation"], true);
         let text = blocks_json.iter().find(|b| b["block_id"] == blocks::TEXT_BLOCK).expect("text field");
-        assert_eq!(text["element"]["multiline"], true);
+        assert_eq!(text["element"]["type"], "rich_text_input", "written as in Slack's composer");
+        assert!(text["element"].get("initial_value").is_none(), "empty");
         let when = blocks_json.iter().find(|b| b["block_id"] == blocks::WHEN_BLOCK).expect("when field");
         assert_eq!(when["element"]["type"], "datetimepicker");
         let initial = when["element"]["initial_date_time"].as_i64().expect("initial time");
@@ -137,7 +138,7 @@ on_both_backends! {
         let modal = opened_modal(&app).await;
         let text = modal["blocks"].as_array().expect("blocks").iter()
             .find(|b| b["block_id"] == blocks::TEXT_BLOCK).expect("text field")["element"]["initial_value"].clone();
-        assert_eq!(text, "whenever you feel like it post this");
+        assert_eq!(text["elements"][0]["elements"], serde_json::json!([{"type": "text", "text": "whenever you feel like it post this"}]));
         assert!(modal.to_string().contains("couldn't find a time"), "says why");
         assert!(app.messages().await.is_empty());
     }

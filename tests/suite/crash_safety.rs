@@ -36,7 +36,7 @@ on_both_backends! {
         let claimed = h.store.claim_due(&claim_at(due, Duration::seconds(30))).await.expect("claim");
         assert_eq!(claimed.len(), 1);
         let ts = h.slack
-            .post_message(&SecretString::from(tokens.user_access.clone()), &alice.team_id, GENERAL, &claimed[0].text, Some(id))
+            .post_message(&SecretString::from(tokens.user_access.clone()), &alice.team_id, GENERAL, &claimed[0].text, None, Some(id))
             .await
             .expect("the crashed runner's post reached Slack")
             .ts;
@@ -190,7 +190,7 @@ on_both_backends! {
         let due = h.message(id).await.due_at;
         h.store.claim_due(&claim_at(due, Duration::seconds(30))).await.expect("claim");
         h.slack
-            .post_message(&SecretString::from(tokens.user_access.clone()), &alice.team_id, GENERAL, "maybe posted", Some(id))
+            .post_message(&SecretString::from(tokens.user_access.clone()), &alice.team_id, GENERAL, "maybe posted", None, Some(id))
             .await
             .expect("the crashed runner's post");
         h.sim.add_fault(Fault::new("conversations.history", FaultKind::RateLimited { retry_after_secs: 30 }).times(1));

@@ -1,7 +1,7 @@
 //! Hostile input with a known answer, through the real server: replayed
-//! requests, injection in message text (stored and posted verbatim), emoji
-//! and right-to-left text, the 4,000-character boundary, and action values
-//! naming other people's messages.
+//! requests, injection in message text (stored and posted as Slack keeps
+//! it), emoji and right-to-left text, the 4,000-character boundary, and
+//! action values naming other people's messages.
 
 use std::time::Duration;
 
@@ -82,37 +82,57 @@ on_both_backends! {
     }
 }
 
-/// Text that must reach Slack exactly as written. (`&`, `<` and `>` are left
-/// out: Slack's escaping rules for them are a matter of their own.)
-const VERBATIM: [&str; 5] = [
-    "'); DROP TABLE scheduled_messages; -- and \" quotes \\ too",
-    "{\"blocks\":[{\"type\":\"section\",\"text\":{\"type\":\"mrkdwn\",\"text\":\"*injected*\"}}]}",
-    "Ship it 🎉🚀 👩‍👩‍👧 with emoji",
-    "مرحبا بالعالم שלום עולם \u{200f}mixed\u{202e}RTL",
-    "%00 %s %n {} $1 ${HOME} `rm -rf` \u{7}bell",
+/// Text that must reach Slack as it was written, and what Slack keeps of
+/// it: its markup, where `&`, `<` and `>` are escaped (the slash command
+/// receives them so, the modal's rich text is rendered so) and shown as
+/// themselves. A mention or a broadcast typed as literal characters stays
+/// literal: only Slack's own mentions mention.
+const HOSTILE: [(&str, &str); 6] = [
+    (
+        "'); DROP TABLE scheduled_messages; -- and \" quotes \\ too",
+        "'); DROP TABLE scheduled_messages; -- and \" quotes \\ too",
+    ),
+    (
+        "{\"blocks\":[{\"type\":\"section\",\"text\":{\"type\":\"mrkdwn\",\"text\":\"*injected*\"}}]}",
+        "{\"blocks\":[{\"type\":\"section\",\"text\":{\"type\":\"mrkdwn\",\"text\":\"*injected*\"}}]}",
+    ),
+    ("Ship it 🎉🚀 👩‍👩‍👧 with emoji", "Ship it 🎉🚀 👩‍👩‍👧 with emoji"),
+    (
+        "مرحبا بالعالم שלום עולם \u{200f}mixed\u{202e}RTL",
+        "مرحبا بالعالم שלום עולם \u{200f}mixed\u{202e}RTL",
+    ),
+    (
+        "%00 %s %n {} $1 ${HOME} `rm -rf` \u{7}bell",
+        "%00 %s %n {} $1 ${HOME} `rm -rf` \u{7}bell",
+    ),
+    (
+        "<script>alert('x')</script> & <@U0002> &amp; <!channel> 1 > 0",
+        "&lt;script&gt;alert('x')&lt;/script&gt; &amp; &lt;@U0002&gt; &amp;amp; &lt;!channel&gt; 1 &gt; 0",
+    ),
 ];
 
 on_both_backends! {
-    async fn hostile_text_is_stored_and_posted_verbatim(db: TestDb) {
+    /// Each text goes in through the slash command and through the modal.
+    async fn hostile_text_is_stored_and_posted_as_slack_keeps_it(db: TestDb) {
         let app = TestApp::start(&db).await;
         app.install(ALICE).await;
-        for (i, text) in VERBATIM.iter().enumerate() {
-            let answer = if i % 2 == 0 {
-                app.command(ALICE, GENERAL, &format!("in 2 seconds {text}")).await
-            } else {
-                app.submit(ALICE, None, Some(GENERAL), text, Some((Utc::now() + chrono::Duration::seconds(2)).timestamp())).await
-            };
-            assert_eq!(answer.status, 200, "{text}: {}", answer.body);
+        for (typed, _) in HOSTILE {
+            let answer = app.command(ALICE, GENERAL, &format!("in 2 seconds {typed}")).await;
+            assert_eq!(answer.status, 200, "{typed}: {}", answer.body);
+            let when = (Utc::now() + chrono::Duration::seconds(2)).timestamp();
+            let answer = app.submit(ALICE, None, Some(GENERAL), typed, Some(when)).await;
+            assert_eq!(answer.status, 200, "{typed}: {}", answer.body);
         }
         let stored: Vec<String> = app.messages().await.into_iter().map(|m| m.text).collect();
-        assert_eq!(stored, VERBATIM, "stored as written");
+        let expected: Vec<&str> = HOSTILE.iter().flat_map(|(_, kept)| [*kept, *kept]).collect();
+        assert_eq!(stored, expected, "stored as Slack keeps it, whichever way it came");
         let posted = wait_until("every message is posted", Duration::from_secs(20), || async {
             let posted: Vec<String> = app.sim.messages(Some(GENERAL)).into_iter().filter(|m| !m.as_bot).map(|m| m.text).collect();
-            (posted.len() == VERBATIM.len()).then_some(posted)
+            (posted.len() == expected.len()).then_some(posted)
         })
         .await;
-        for text in VERBATIM {
-            assert!(posted.iter().any(|p| p == text), "Slack received {text:?} verbatim: {posted:?}");
+        for (_, kept) in HOSTILE {
+            assert_eq!(posted.iter().filter(|p| *p == kept).count(), 2, "Slack keeps {kept:?}: {posted:?}");
         }
         assert!(app.store.ping().await.is_ok(), "and the tables are all still there");
     }

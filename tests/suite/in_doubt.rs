@@ -106,7 +106,7 @@ on_both_backends! {
         assert_eq!(claimed.len(), 6);
         let token = SecretString::from(tokens.user_access.clone());
         for message in claimed.iter().filter(|m| m.text.ends_with("#0")) {
-            h.slack.post_message(&token, TEAM, &message.channel_id, &message.text, Some(message.id))
+            h.slack.post_message(&token, TEAM, &message.channel_id, &message.text, message.rich_text.as_deref(), Some(message.id))
                 .await.expect("the crashed runner's post");
         }
         for room in &rooms {
@@ -142,7 +142,7 @@ on_both_backends! {
         let claimed = h.store.claim_due(&crashed_claim(due + chrono::Duration::seconds(1), chrono::Duration::seconds(1)))
             .await.expect("crashed claim");
         let token = SecretString::from(tokens.user_access.clone());
-        h.slack.post_message(&token, TEAM, GENERAL, &claimed[0].text, Some(id)).await.expect("the crashed runner's post");
+        h.slack.post_message(&token, TEAM, GENERAL, &claimed[0].text, claimed[0].rich_text.as_deref(), Some(id)).await.expect("the crashed runner's post");
         for i in 0..20 {
             h.sim.post_as(GENERAL, BOB, &format!("busy {i}"));
         }
@@ -204,7 +204,7 @@ on_both_backends! {
         let claimed = h.store.claim_due(&crashed_claim(due + chrono::Duration::seconds(1), chrono::Duration::milliseconds(500)))
             .await.expect("crashed claim");
         let token = SecretString::from(tokens.user_access.clone());
-        h.slack.post_message(&token, TEAM, GENERAL, &claimed[0].text, Some(id)).await.expect("the crashed runner's post");
+        h.slack.post_message(&token, TEAM, GENERAL, &claimed[0].text, claimed[0].rich_text.as_deref(), Some(id)).await.expect("the crashed runner's post");
         h.sim.revoke_tokens(ALICE);
 
         let held = crate::common::wait_until("the message is held", Duration::from_secs(10), || async {

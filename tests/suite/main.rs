@@ -37,5 +37,6 @@ mod signatures;
 mod simulator;
 mod status_page;
 mod store;
+mod text;
 mod uninstalled;
 mod zones;

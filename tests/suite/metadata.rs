@@ -82,7 +82,7 @@ on_both_backends! {
         assert_eq!(claimed.len(), 1);
         // The runner that died had posted it (with metadata, which Slack dropped).
         let token = SecretString::from(tokens.user_access.clone());
-        h.slack.post_message(&token, TEAM, RANDOM, text, Some(id)).await.expect("posted before the crash");
+        h.slack.post_message(&token, TEAM, RANDOM, text, None, Some(id)).await.expect("posted before the crash");
         let stored = h.sim.messages(Some(RANDOM)).pop().expect("in the channel");
         assert_ne!(stored.text, text, "Slack keeps its own form of the text");
         assert!(stored.metadata.is_none(), "and dropped the metadata");

@@ -1,5 +1,5 @@
-//! Block Kit builders: the modal, the Home tab ([`home`]) and the messages
-//! the app shows users ([`messages`]). Pure functions of their inputs,
+//! Block Kit builders: the scheduling modal ([`modal`]), the Home tab
+//! ([`home`]) and the messages the app shows users ([`messages`]). Pure functions of their inputs,
 //! built with slack-morphism's Block Kit types, each within Slack's
 //! documented limits (checked in the tests by the simulator's validator).
 
@@ -9,11 +9,13 @@ use slack_morphism::prelude::*;
 
 mod home;
 mod messages;
+mod modal;
 #[cfg(test)]
 mod tests;
 
 pub use home::{HomeSpec, home_view};
 pub use messages::{help_message, notice_message, pending_list, scheduled_message};
+pub use modal::{ModalSpec, notice_modal, schedule_modal};
 
 pub const CHANNEL_BLOCK: &str = "channel_block";
 pub const CHANNEL_ACTION: &str = "channel";
@@ -33,8 +35,6 @@ pub const ACTION_SEND_NOW: &str = "send_now";
 pub const ACTION_NEW: &str = "open_schedule_modal";
 pub const ACTION_CONNECT: &str = "connect_account";
 
-/// Slack's plain-text input holds at most 3,000 characters.
-const MODAL_TEXT_LIMIT: u64 = 3_000;
 /// "Up to 50 blocks in each message, 100 blocks in modals or Home tabs"
 /// (docs.slack.dev/reference/block-kit/blocks).
 const MESSAGE_BLOCKS: usize = 50;
@@ -53,19 +53,14 @@ const PREVIEW_CHARS: usize = 150;
 
 /// `&`, `<` and `>` are control characters in Slack's mrkdwn.
 pub fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    crate::slack::mrkdwn::escape(text)
 }
 
-/// A short one-line preview of a message, escaped for mrkdwn.
+/// A short one-line preview of a message (kept in Slack's markup), valid
+/// mrkdwn: its mentions and links still work, and any `&`, `<` or `>` not
+/// already escaped is.
 pub fn preview(text: &str) -> String {
-    let line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    let mut short: String = line.chars().take(PREVIEW_CHARS).collect();
-    if line.chars().count() > PREVIEW_CHARS {
-        short.push('…');
-    }
-    escape(&short)
+    crate::slack::mrkdwn::preview(text, PREVIEW_CHARS)
 }
 
 /// "Thu, Dec 24 at 5:00 PM CET" in the user's zone.
@@ -142,93 +137,6 @@ fn connect_blocks(connect_url: Option<&str>, why: &str) -> Vec<SlackBlock> {
         blocks.push(SlackActionsBlock::new(vec![button]).into());
     }
     blocks
-}
-
-/// What the scheduling modal starts with.
-#[derive(Debug, Clone)]
-pub struct ModalSpec {
-    /// The message being edited, if any.
-    pub editing: Option<i64>,
-    /// The conversation to preselect; `None` defaults to where the modal was opened.
-    pub channel: Option<String>,
-    pub text: Option<String>,
-    pub due: DateTime<Utc>,
-    /// A note above the fields ("I couldn't read a time in …").
-    pub notice: Option<String>,
-    /// Shown when the user has not connected their account.
-    pub connect_url: Option<String>,
-}
-
-pub fn schedule_modal(spec: &ModalSpec) -> SlackView {
-    let mut blocks: Vec<SlackBlock> = Vec::new();
-    if let Some(notice) = &spec.notice {
-        blocks.push(md_section(notice.clone()));
-    }
-    blocks.extend(connect_blocks(
-        spec.connect_url.as_deref(),
-        "Connect your Slack account so Scheduler can post as you. Messages you schedule now wait until you do.",
-    ));
-    let mut channel = SlackBlockConversationsSelectElement::new()
-        .with_action_id(SlackActionId::new(CHANNEL_ACTION.to_owned()))
-        .with_placeholder(pt!("Pick a channel or DM"))
-        .with_response_url_enabled(true);
-    channel = match &spec.channel {
-        Some(id) => channel.with_initial_conversation(SlackConversationId::new(id.clone())),
-        None => channel.with_default_to_current_conversation(true),
-    };
-    let mut text = SlackBlockPlainTextInputElement::new()
-        .with_action_id(SlackActionId::new(TEXT_ACTION.to_owned()))
-        .with_multiline(true)
-        .with_max_length(MODAL_TEXT_LIMIT)
-        .with_placeholder(pt!("What should be posted?"));
-    if let Some(initial) = &spec.text {
-        text = text.with_initial_value(initial.chars().take(MODAL_TEXT_LIMIT as usize).collect());
-    }
-    let initial_time = jiff::Timestamp::from_second(spec.due.timestamp())
-        .ok()
-        .map(SlackDateTime);
-    let mut when = SlackBlockDateTimePickerElement::new()
-        .with_action_id(SlackActionId::new(WHEN_ACTION.to_owned()));
-    if let Some(initial_time) = initial_time {
-        when = when.with_initial_date_time(initial_time);
-    }
-    blocks.push(
-        SlackInputBlock::new(pt!("Post in"), channel.into())
-            .with_block_id(SlackBlockId::new(CHANNEL_BLOCK.to_owned()))
-            .into(),
-    );
-    blocks.push(
-        SlackInputBlock::new(pt!("Message"), text.into())
-            .with_block_id(SlackBlockId::new(TEXT_BLOCK.to_owned()))
-            .into(),
-    );
-    blocks.push(
-        SlackInputBlock::new(pt!("When"), when.into())
-            .with_block_id(SlackBlockId::new(WHEN_BLOCK.to_owned()))
-            .with_hint(pt!(
-                "In your own time zone. It is posted as you, at that minute."
-            ))
-            .into(),
-    );
-    let (title, submit, callback, metadata) = match spec.editing {
-        Some(id) => ("Edit message", "Save", EDIT_CALLBACK, Some(id.to_string())),
-        None => ("Schedule a message", "Schedule", NEW_CALLBACK, None),
-    };
-    let mut modal = SlackModalView::new(pt!(title), blocks)
-        .with_submit(pt!(submit))
-        .with_close(pt!("Close"))
-        .with_callback_id(SlackCallbackId::new(callback.to_owned()));
-    if let Some(metadata) = metadata {
-        modal = modal.with_private_metadata(metadata);
-    }
-    SlackView::Modal(modal)
-}
-
-/// A small modal that only says something (a refused edit from the Home tab).
-pub fn notice_modal(title: &str, text: &str) -> SlackView {
-    SlackView::Modal(
-        SlackModalView::new(pt!(title), vec![md_section(text.to_owned())]).with_close(pt!("OK")),
-    )
 }
 
 pub fn text_message(text: &str) -> SlackMessageContent {

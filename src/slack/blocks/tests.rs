@@ -3,6 +3,7 @@
 
 use super::home::HomeSection;
 use super::*;
+use crate::slack::rich_text::RichText;
 use chrono::TimeZone;
 
 fn at(h: u32, m: u32) -> DateTime<Utc> {
@@ -27,7 +28,7 @@ fn the_modal_has_its_three_fields_and_the_times_initial_value() {
     let spec = ModalSpec {
         editing: None,
         channel: None,
-        text: Some("draft".into()),
+        message: Some(RichText::from_markup("draft for <@U1> &amp; co")),
         due: at(17, 0),
         notice: None,
         connect_url: None,
@@ -43,8 +44,14 @@ fn the_modal_has_its_three_fields_and_the_times_initial_value() {
         blocks[0]["element"]["default_to_current_conversation"],
         true
     );
-    assert_eq!(blocks[1]["element"]["multiline"], true);
-    assert_eq!(blocks[1]["element"]["initial_value"], "draft");
+    let message = &blocks[1]["element"];
+    assert_eq!(message["type"], "rich_text_input");
+    assert_eq!(message["action_id"], TEXT_ACTION);
+    assert_eq!(
+        message["initial_value"],
+        serde_json::json!({"type": "rich_text", "elements": [{"type": "rich_text_section", "elements": [
+            {"type": "text", "text": "draft for "}, {"type": "user", "user_id": "U1"}, {"type": "text", "text": " & co"}]}]})
+    );
     assert_eq!(
         blocks[2]["element"]["initial_date_time"],
         at(17, 0).timestamp()
@@ -58,7 +65,7 @@ fn an_edit_modal_names_the_message_and_preselects_its_channel() {
     let spec = ModalSpec {
         editing: Some(42),
         channel: Some("C9".into()),
-        text: None,
+        message: None,
         due: at(9, 0),
         notice: None,
         connect_url: Some("https://x.test/slack/install".into()),
@@ -72,11 +79,23 @@ fn an_edit_modal_names_the_message_and_preselects_its_channel() {
         text.contains("https://x.test/slack/install"),
         "connect link shown"
     );
+    assert!(
+        json["blocks"]
+            .to_string()
+            .contains("\"type\":\"rich_text_input\""),
+        "an empty message field"
+    );
+    assert!(!json["blocks"].to_string().contains("initial_value"));
 }
 
 #[test]
 fn user_text_is_escaped_and_shortened_in_previews() {
     assert_eq!(preview("a <b> & c"), "a &lt;b&gt; &amp; c");
+    assert_eq!(
+        preview("hi <@U1> see <https://x.test|x> &amp; &lt;b&gt;"),
+        "hi <@U1> see <https://x.test|x> &amp; &lt;b&gt;",
+        "markup stays as it is: mentions mention, links link"
+    );
     let long = "word ".repeat(100);
     assert!(preview(&long).ends_with('…'));
     assert!(preview(&long).chars().count() <= PREVIEW_CHARS + 1);
@@ -106,6 +125,7 @@ fn record(id: i64, status: MessageStatus, text: &str) -> MessageRecord {
         user_id: "U1".into(),
         channel_id: "C1".into(),
         text: text.into(),
+        rich_text: None,
         due_at: at(9, 0) + chrono::Duration::minutes(id),
         status,
         attempts: 0,
@@ -171,7 +191,10 @@ fn every_modal_the_app_opens_is_valid_block_kit() {
     let new = ModalSpec {
         editing: None,
         channel: None,
-        text: Some("a".repeat(5000)),
+        message: Some(RichText::from_markup(&format!(
+            "{} *bold* <@U1> <https://x.test|x> :tada:\n&gt; quote\n```code```",
+            "a".repeat(4000)
+        ))),
         due: at(17, 0),
         notice: Some(format!(
             ":thinking_face: I couldn't find a time in “{}”.",

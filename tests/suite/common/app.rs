@@ -124,7 +124,8 @@ impl TestApp {
             .expect("command delivered")
     }
 
-    /// Submits the scheduling modal as Slack would.
+    /// Submits the scheduling modal as Slack would, `text` typed into its
+    /// message field (see [`Simulator::composed`]).
     pub async fn submit(
         &self,
         user: &str,
@@ -133,12 +134,40 @@ impl TestApp {
         text: &str,
         when: Option<i64>,
     ) -> AppAnswer {
+        let rich_text = self.sim.composed(TEAM, text);
+        self.submit_rich(user, editing, channel, rich_text, when)
+            .await
+    }
+
+    /// Submits the scheduling modal with `rich_text` as its message
+    /// field's `rich_text_value`.
+    pub async fn submit_rich(
+        &self,
+        user: &str,
+        editing: Option<i64>,
+        channel: Option<&str>,
+        rich_text: Value,
+        when: Option<i64>,
+    ) -> AppAnswer {
+        let field = json!({"type": "rich_text_input", "rich_text_value": rich_text});
+        self.submit_field(user, editing, channel, field, when).await
+    }
+
+    /// Submits the scheduling modal with `field` as its message field's state.
+    pub async fn submit_field(
+        &self,
+        user: &str,
+        editing: Option<i64>,
+        channel: Option<&str>,
+        field: Value,
+        when: Option<i64>,
+    ) -> AppAnswer {
         let (callback, metadata) = match editing {
             Some(id) => (blocks::EDIT_CALLBACK, id.to_string()),
             None => (blocks::NEW_CALLBACK, String::new()),
         };
         let mut values = json!({
-            blocks::TEXT_BLOCK: {blocks::TEXT_ACTION: {"type": "plain_text_input", "value": text}},
+            blocks::TEXT_BLOCK: {blocks::TEXT_ACTION: field},
             blocks::CHANNEL_BLOCK: {blocks::CHANNEL_ACTION: {"type": "conversations_select", "selected_conversation": channel}},
             blocks::WHEN_BLOCK: {blocks::WHEN_ACTION: {"type": "datetimepicker", "selected_date_time": when}},
         });

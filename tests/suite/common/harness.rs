@@ -261,6 +261,7 @@ pub fn new_message(author: &Author, channel: &str, text: &str, due: DateTime<Utc
         user_id: author.user_id.clone(),
         channel_id: channel.to_owned(),
         text: MessageText::parse(text).expect("valid text"),
+        rich_text: None,
         due: DueTime::parse(due, due - chrono::Duration::seconds(1)).expect("valid due time"),
     }
 }

@@ -171,21 +171,21 @@ async fn posts_into_one_channel_go_at_about_one_a_second_after_a_short_burst() {
     let api = api(&sim);
     for i in 0..3 {
         assert!(
-            api.post_message(&alice, TEAM, GENERAL, "burst", Some(i))
+            api.post_message(&alice, TEAM, GENERAL, "burst", None, Some(i))
                 .await
                 .is_ok(),
             "post {i} of the burst"
         );
     }
     assert_eq!(
-        api.post_message(&alice, TEAM, GENERAL, "one too many", Some(3))
+        api.post_message(&alice, TEAM, GENERAL, "one too many", None, Some(3))
             .await,
         Err(SlackError::RateLimited {
             retry_after: Some(Duration::from_secs(1))
         })
     );
     assert!(
-        api.post_message(&alice, TEAM, RANDOM, "another channel", Some(4))
+        api.post_message(&alice, TEAM, RANDOM, "another channel", None, Some(4))
             .await
             .is_ok()
     );

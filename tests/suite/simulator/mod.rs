@@ -166,6 +166,7 @@ async fn code_grant_installs_and_refresh_tokens_rotate_once() {
             TEAM,
             GENERAL,
             "with the new token",
+            None,
             Some(1),
         )
         .await;
@@ -216,23 +217,23 @@ async fn access_tokens_expire_and_revoked_ones_are_refused() {
     let tokens = sim.install(TEAM, ALICE);
     let api = api(&sim);
     let token = secret(&tokens.user_access);
-    api.post_message(&token, TEAM, GENERAL, "fresh", Some(1))
+    api.post_message(&token, TEAM, GENERAL, "fresh", None, Some(1))
         .await
         .expect("fresh token posts");
     sim.expire_access_tokens(Some(ALICE));
     assert_eq!(
-        api.post_message(&token, TEAM, GENERAL, "stale", Some(2))
+        api.post_message(&token, TEAM, GENERAL, "stale", None, Some(2))
             .await,
         Err(SlackError::api("token_expired"))
     );
     sim.revoke_tokens(ALICE);
     assert_eq!(
-        api.post_message(&token, TEAM, GENERAL, "revoked", Some(3))
+        api.post_message(&token, TEAM, GENERAL, "revoked", None, Some(3))
             .await,
         Err(SlackError::api("token_revoked"))
     );
     assert_eq!(
-        api.post_message(&secret("xoxp-unknown"), TEAM, GENERAL, "x", Some(4))
+        api.post_message(&secret("xoxp-unknown"), TEAM, GENERAL, "x", None, Some(4))
             .await,
         Err(SlackError::api("invalid_auth"))
     );
@@ -244,23 +245,26 @@ async fn posting_follows_channel_membership_and_state() {
     let bob = secret(&sim.install(TEAM, BOB).user_access);
     let api = api(&sim);
     assert_eq!(
-        api.post_message(&bob, TEAM, RANDOM, "x", Some(1)).await,
+        api.post_message(&bob, TEAM, RANDOM, "x", None, Some(1))
+            .await,
         Err(SlackError::api("not_in_channel"))
     );
     assert_eq!(
-        api.post_message(&bob, TEAM, OLD, "x", Some(2)).await,
+        api.post_message(&bob, TEAM, OLD, "x", None, Some(2)).await,
         Err(SlackError::api("is_archived"))
     );
     assert_eq!(
-        api.post_message(&bob, TEAM, "C9999", "x", Some(3)).await,
+        api.post_message(&bob, TEAM, "C9999", "x", None, Some(3))
+            .await,
         Err(SlackError::api("channel_not_found"))
     );
     assert_eq!(
-        api.post_message(&bob, TEAM, GENERAL, " ", Some(4)).await,
+        api.post_message(&bob, TEAM, GENERAL, " ", None, Some(4))
+            .await,
         Err(SlackError::api("no_text"))
     );
     let ts = api
-        .post_message(&bob, TEAM, GENERAL, "hello", Some(5))
+        .post_message(&bob, TEAM, GENERAL, "hello", None, Some(5))
         .await
         .expect("posted");
     let posted = sim.messages(Some(GENERAL));
@@ -283,7 +287,7 @@ async fn posts_carry_metadata_that_history_returns() {
     let alice = secret(&sim.install(TEAM, ALICE).user_access);
     let api = api(&sim);
     let since = Utc::now() - chrono::Duration::seconds(1);
-    api.post_message(&alice, TEAM, GENERAL, "tagged <b> & co", Some(42))
+    api.post_message(&alice, TEAM, GENERAL, "tagged <b> & co", None, Some(42))
         .await
         .expect("posted");
     sim.post_as(GENERAL, BOB, "typed by hand");
@@ -373,25 +377,29 @@ async fn injected_faults_reach_the_client_as_slack_sends_them() {
     );
     sim.add_fault(Fault::new("chat.postMessage", FaultKind::Hang { millis: 1_500 }).times(1));
     assert_eq!(
-        api.post_message(&alice, TEAM, GENERAL, "a", Some(1)).await,
+        api.post_message(&alice, TEAM, GENERAL, "a", None, Some(1))
+            .await,
         Err(SlackError::api("internal_error"))
     );
     assert_eq!(
-        api.post_message(&alice, TEAM, GENERAL, "b", Some(2)).await,
+        api.post_message(&alice, TEAM, GENERAL, "b", None, Some(2))
+            .await,
         Err(SlackError::Http { status: 503 })
     );
     assert_eq!(
-        api.post_message(&alice, TEAM, GENERAL, "c", Some(3)).await,
+        api.post_message(&alice, TEAM, GENERAL, "c", None, Some(3))
+            .await,
         Err(SlackError::RateLimited {
             retry_after: Some(Duration::from_secs(7))
         })
     );
     assert_eq!(
-        api.post_message(&alice, TEAM, GENERAL, "d", Some(4)).await,
+        api.post_message(&alice, TEAM, GENERAL, "d", None, Some(4))
+            .await,
         Err(SlackError::Timeout(Duration::from_secs(1)))
     );
     assert!(
-        api.post_message(&alice, TEAM, GENERAL, "e", Some(5))
+        api.post_message(&alice, TEAM, GENERAL, "e", None, Some(5))
             .await
             .is_ok(),
         "faults were used up"
@@ -413,7 +421,8 @@ async fn injected_faults_reach_the_client_as_slack_sends_them() {
         .after_effect(),
     );
     assert_eq!(
-        api.post_message(&alice, TEAM, GENERAL, "f", Some(6)).await,
+        api.post_message(&alice, TEAM, GENERAL, "f", None, Some(6))
+            .await,
         Err(SlackError::api("fatal_error"))
     );
     assert_eq!(
@@ -458,7 +467,7 @@ async fn a_post_is_judged_by_ok_and_ts_not_by_the_rest_of_the_answer() {
         .after_effect(),
     );
     assert_eq!(
-        api.post_message(&alice, TEAM, GENERAL, "minimal", Some(1))
+        api.post_message(&alice, TEAM, GENERAL, "minimal", None, Some(1))
             .await,
         Ok(slack_scheduler::slack::Posted {
             ts: "1700000000.000100".into(),
@@ -479,7 +488,7 @@ async fn a_post_is_judged_by_ok_and_ts_not_by_the_rest_of_the_answer() {
         .after_effect(),
     );
     let answer = api
-        .post_message(&alice, TEAM, GENERAL, "behind a proxy", Some(2))
+        .post_message(&alice, TEAM, GENERAL, "behind a proxy", None, Some(2))
         .await;
     assert!(
         matches!(&answer, Err(err) if err.class() == slack_scheduler::slack::ErrorClass::Ambiguous),
