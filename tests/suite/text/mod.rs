@@ -1,11 +1,13 @@
 //! What people write reaches Slack as they meant it (SPEC §4): through the
 //! slash command, escaped by Slack ([`quick`]); through the modal's rich
 //! text ([`modal`]); each listed, shown and round-tripped through an edit;
-//! and a rich-text post in doubt still found by its text ([`doubt`]).
+//! a rich-text post in doubt still found by its text ([`doubt`]); and the
+//! store keeping the rich text beside the text ([`store`]).
 
 mod doubt;
 mod modal;
 mod quick;
+mod store;
 
 use std::time::Duration;
 
