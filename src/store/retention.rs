@@ -53,7 +53,11 @@ fn erase_statement(backend: Backend, settled_before: &str, limit: &str) -> Strin
         // none waits on a row the cycle holds.
         Backend::Postgres => selection("", settled_before, limit, "FOR UPDATE SKIP LOCKED"),
     };
-    format!("UPDATE scheduled_messages SET text = '', text_erased_at = $1 WHERE id IN ({inner})")
+    // The rich text says the same as the text: it goes with it.
+    format!(
+        "UPDATE scheduled_messages SET text = '', rich_text = NULL, text_erased_at = $1 \
+         WHERE id IN ({inner})"
+    )
 }
 
 impl Store {

@@ -59,3 +59,23 @@ on_both_backends! {
         ]);
     }
 }
+
+on_both_backends! {
+    /// Retention erases what a settled message said: its rich text too.
+    async fn a_settled_messages_rich_text_is_erased_with_its_text(db: TestDb) {
+        let h = Harness::start(&db).await;
+        let (alice, _) = h.connect(ALICE).await;
+        let now = Utc::now();
+        let sent = NewMessage { rich_text: Some(RICH.into()), ..new_message(&alice, GENERAL, "*hi* <@U0002>", now) };
+        let sent = h.store.insert_message(&sent, now - Duration::seconds(1)).await.expect("insert");
+        let ahead = NewMessage { rich_text: Some(RICH.into()), ..new_message(&alice, GENERAL, "*hi* <@U0002>", now + Duration::days(60)) };
+        let ahead = h.store.insert_message(&ahead, now).await.expect("insert");
+        h.cycle_at(now + Duration::seconds(1)).await;
+        let later = now + Duration::days(31);
+        let erased = h.store.erase_settled_text(later - Duration::days(30), later, 10).await.expect("erase");
+        assert_eq!(erased, 1);
+        let gone = h.message(sent).await;
+        assert_eq!((gone.text.as_str(), gone.rich_text), ("", None));
+        assert_eq!(h.message(ahead).await.rich_text.as_deref(), Some(RICH), "a waiting message keeps it");
+    }
+}
