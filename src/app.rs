@@ -107,7 +107,7 @@ impl Application {
             &format!("{public_url}/slack/oauth/callback"),
         )?;
         let refresher = Refresher::with_clock(
-            store.clone(),
+            store.counted(),
             oauth.clone(),
             settings.refresh_lock,
             Clock::system(),
@@ -136,7 +136,8 @@ impl Application {
             scheduler: scheduler.status(),
             wake: scheduler.wake_signal(),
         });
-        let retention = Retention::new(state.store.clone(), config.message_retention_days);
+        // Background work counts its statements apart from the requests'.
+        let retention = Retention::new(state.store.counted(), config.message_retention_days);
         Ok(Self {
             listener,
             state,
@@ -180,7 +181,7 @@ impl Application {
         let addr = self.local_addr();
         let retention_task = tokio::spawn(self.retention.run(shutdown.clone()));
         let sampler_task = tokio::spawn(crate::sampler::run(
-            self.state.store.clone(),
+            self.state.store.counted(),
             shutdown.clone(),
         ));
         tracing::info!(addr = %addr, "listening");
