@@ -3,6 +3,7 @@
 
 pub mod message;
 pub mod outcome;
+pub mod recurrence;
 pub mod when;
 
 pub use message::{DueTime, DueTimeError, MessageStatus, MessageText, MessageTextError};

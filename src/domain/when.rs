@@ -60,6 +60,15 @@ pub fn parse_quick(input: &str, now: DateTime<Utc>, tz: Tz) -> Option<QuickSched
     })
 }
 
+/// A clock time of day alone ("9am", "17:30", "9:30 pm"), as the quick
+/// form reads one: for recurring messages, which name a time but no date.
+pub(crate) fn time_of_day(text: &str, now: DateTime<Utc>, tz: Tz) -> Option<NaiveTime> {
+    if text.len() > MAX_PHRASE_BYTES {
+        return None;
+    }
+    clock_time(text, &now.with_timezone(&tz))
+}
+
 /// Parses a whole string as a time phrase (no message part). Used for edits. None if it does not parse.
 pub fn parse_when(phrase: &str, now: DateTime<Utc>, tz: Tz) -> Option<DateTime<Utc>> {
     let words: Vec<&str> = phrase.split_whitespace().collect();
@@ -380,7 +389,7 @@ fn is_word(word: &str) -> bool {
 /// The instant a local date and time names in `tz`. When clocks fall back
 /// and the time occurs twice, the earlier one. When clocks spring forward
 /// and the time never occurs, the first instant after the gap.
-fn local_instant(local: chrono::NaiveDateTime, tz: Tz) -> Option<DateTime<Tz>> {
+pub(crate) fn local_instant(local: chrono::NaiveDateTime, tz: Tz) -> Option<DateTime<Tz>> {
     if let Some(instant) = tz.from_local_datetime(&local).earliest() {
         return Some(instant);
     }
