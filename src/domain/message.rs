@@ -9,6 +9,29 @@ pub const MAX_TEXT_CHARS: usize = 4_000;
 pub const MAX_LEAD_DAYS: i64 = 366;
 /// Pending messages one user may have at a time.
 pub const MAX_PENDING_PER_USER: i64 = 1_000;
+/// How long before its due time a message is checked again, so that its
+/// author hears of a problem (left the channel, archived, disconnected)
+/// while there is time to fix it.
+pub const CHECK_AHEAD: Duration = Duration::hours(1);
+/// The most conversations one message may be scheduled into at once.
+pub const MAX_DESTINATIONS: usize = 10;
+
+/// Conditions checked at the due time: a message whose condition holds is
+/// not posted but `skipped`, which its author sees.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Conditions {
+    /// Skipped if anybody but its author replied in its thread since it
+    /// was scheduled (the follow-up nudge: "only if nobody answered").
+    pub unless_replied: bool,
+    /// Skipped if its author posted in its conversation since it was scheduled.
+    pub unless_posted: bool,
+}
+
+impl Conditions {
+    pub fn any(self) -> bool {
+        self.unless_replied || self.unless_posted
+    }
+}
 
 /// Text that is safe to schedule: not blank, at most [`MAX_TEXT_CHARS`]
 /// characters.
@@ -117,6 +140,9 @@ pub enum MessageStatus {
     Failed,
     Cancelled,
     Held,
+    /// Not posted because its condition said so at the due time, or its
+    /// author skipped this occurrence of a series.
+    Skipped,
 }
 
 impl MessageStatus {
@@ -128,6 +154,7 @@ impl MessageStatus {
             Self::Failed => "failed",
             Self::Cancelled => "cancelled",
             Self::Held => "held",
+            Self::Skipped => "skipped",
         }
     }
 
@@ -139,6 +166,7 @@ impl MessageStatus {
             "failed" => Self::Failed,
             "cancelled" => Self::Cancelled,
             "held" => Self::Held,
+            "skipped" => Self::Skipped,
             _ => return None,
         })
     }
@@ -223,7 +251,15 @@ mod tests {
 
     #[test]
     fn status_round_trips() {
-        for s in ["pending", "sending", "sent", "failed", "cancelled", "held"] {
+        for s in [
+            "pending",
+            "sending",
+            "sent",
+            "failed",
+            "cancelled",
+            "held",
+            "skipped",
+        ] {
             assert_eq!(MessageStatus::parse(s).expect("known").as_str(), s);
         }
         assert_eq!(MessageStatus::parse("lost"), None);

@@ -6,5 +6,7 @@ pub mod outcome;
 pub mod recurrence;
 pub mod when;
 
-pub use message::{DueTime, DueTimeError, MessageStatus, MessageText, MessageTextError};
+pub use message::{
+    Conditions, DueTime, DueTimeError, MessageStatus, MessageText, MessageTextError,
+};
 pub use outcome::{Outcome, OutcomeKind};

@@ -27,6 +27,8 @@ pub enum OutcomeKind {
     },
     /// Final; the author is told why.
     Failed { reason: String },
+    /// Not posted: its condition held at the due time (`reason` says which).
+    Skipped { reason: String },
     /// The author's credentials no longer work; kept until they reconnect.
     /// A message that was in doubt stays in doubt: before it is posted
     /// again, it is looked for.
@@ -40,6 +42,7 @@ impl Outcome {
             OutcomeKind::Retry { .. } => MessageStatus::Pending,
             OutcomeKind::Failed { .. } => MessageStatus::Failed,
             OutcomeKind::Held { .. } => MessageStatus::Held,
+            OutcomeKind::Skipped { .. } => MessageStatus::Skipped,
         }
     }
 
@@ -59,7 +62,9 @@ impl Outcome {
         match &self.kind {
             OutcomeKind::Sent { .. } => None,
             OutcomeKind::Retry { reason, .. } => reason.as_deref(),
-            OutcomeKind::Failed { reason } | OutcomeKind::Held { reason, .. } => Some(reason),
+            OutcomeKind::Failed { reason }
+            | OutcomeKind::Held { reason, .. }
+            | OutcomeKind::Skipped { reason } => Some(reason),
         }
     }
 
@@ -71,7 +76,9 @@ impl Outcome {
                 verify_before_post, ..
             } => verify_before_post,
             OutcomeKind::Held { in_doubt, .. } => in_doubt,
-            OutcomeKind::Sent { .. } | OutcomeKind::Failed { .. } => false,
+            OutcomeKind::Sent { .. } | OutcomeKind::Failed { .. } | OutcomeKind::Skipped { .. } => {
+                false
+            }
         }
     }
 }

@@ -164,6 +164,7 @@ async fn quick(
         text: message_text,
         rich_text: None,
         due,
+        options: Default::default(),
     };
     match app.store.insert_message(&message, now).await {
         Ok(id) => {

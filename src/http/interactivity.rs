@@ -176,6 +176,7 @@ async fn submit(app: &SharedState, submission: ViewSubmission) -> Result<Respons
                 text: text.clone(),
                 rich_text: written.rich_text.clone(),
                 due,
+                options: Default::default(),
             };
             match app.store.insert_message(&message, now).await {
                 Ok(id) => {
@@ -196,6 +197,8 @@ async fn submit(app: &SharedState, submission: ViewSubmission) -> Result<Respons
                 text: text.clone(),
                 rich_text: written.rich_text.clone(),
                 due,
+                conditions: Default::default(),
+                reply_broadcast: false,
             };
             match app.store.edit_message(id, author.id, &edit, now).await {
                 Ok(_) => tracing::info!(message_id = id, due_at = %due.at(), "message edited"),

@@ -5,9 +5,10 @@
 
 use chrono::{DateTime, Utc};
 
+use super::messages::check_at;
 use super::messages::{MESSAGE_COLUMNS, MessageRecord, MessageRow};
 use super::{Store, StoreError, on_db, stamp};
-use crate::domain::{DueTime, MessageStatus, MessageText};
+use crate::domain::{Conditions, DueTime, MessageStatus, MessageText};
 
 /// How many messages an author has in each state.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -17,6 +18,7 @@ pub struct MessageCounts {
     pub sent: i64,
     pub failed: i64,
     pub cancelled: i64,
+    pub skipped: i64,
 }
 
 /// Why an author's change to a message did not happen.
@@ -34,6 +36,9 @@ pub enum ChangeError {
         "That message may already have been posted; Scheduler is checking. You can change it again once that is known, in a few minutes."
     )]
     InDoubt,
+    /// The series has ended or was cancelled.
+    #[error("That series is over: it has ended or was cancelled.")]
+    SeriesOver,
     /// A held message can only be sent once its author can post again.
     #[error(
         "Reconnect your account first: Scheduler can no longer post as you. Use the Connect link in the Scheduler Home tab, then press Send now again."
@@ -51,6 +56,10 @@ pub struct MessageEdit {
     /// Replaces the stored rich text (see [`super::NewMessage::rich_text`]).
     pub rich_text: Option<String>,
     pub due: DueTime,
+    /// The conditions checked at the due time, and whether a thread reply
+    /// is also sent to the conversation; the thread itself stays.
+    pub conditions: Conditions,
+    pub reply_broadcast: bool,
 }
 
 impl Store {
@@ -99,6 +108,7 @@ impl Store {
                 Some(MessageStatus::Sent) => counts.sent += n,
                 Some(MessageStatus::Failed) => counts.failed += n,
                 Some(MessageStatus::Cancelled) => counts.cancelled += n,
+                Some(MessageStatus::Skipped) => counts.skipped += n,
                 None => return Err(StoreError::Corrupt(format!("message status {status:?}"))),
             }
         }
@@ -119,7 +129,8 @@ impl Store {
         let sql = sqlx::AssertSqlSafe(format!(
             "UPDATE scheduled_messages
              SET channel_id = $3, text = $4, rich_text = $7, due_at = $5, wake_at = $5,
-                 status = 'pending',
+                 status = 'pending', unless_replied = $8, unless_posted = $9,
+                 reply_broadcast = $10, check_at = $11, warning = NULL,
                  attempts = 0, reason = NULL, needs_notice = FALSE, notice_attempts = 0,
                  notice_after = NULL, updated_at = $6
              WHERE id = $1 AND author_id = $2 AND status IN ('pending', 'held')
@@ -134,6 +145,10 @@ impl Store {
             .bind(due)
             .bind(stamp(now))
             .bind(edit.rich_text.as_deref())
+            .bind(edit.conditions.unless_replied)
+            .bind(edit.conditions.unless_posted)
+            .bind(edit.reply_broadcast)
+            .bind(check_at(edit.due.at(), now))
             .fetch_optional(pool)
             .await)
         .map_err(StoreError::from)?;
@@ -163,9 +178,11 @@ impl Store {
         .await
     }
 
-    /// A held message the author wants sent now: only once their account is
-    /// connected again (their token active), or the post would fail at once.
-    pub async fn send_held_now(
+    /// A waiting message the author wants sent now, through the same
+    /// delivery path: due now. A held one only once their account is
+    /// connected again (their token active), or the post would fail at
+    /// once; never one that may already have been posted.
+    pub async fn send_now(
         &self,
         id: i64,
         author_id: i64,
@@ -174,28 +191,33 @@ impl Store {
         let sent = self
             .change_own_message(
                 "UPDATE scheduled_messages
-                 SET status = 'pending', wake_at = $3, reason = NULL, needs_notice = FALSE,
-                     notice_attempts = 0, notice_after = NULL, updated_at = $3
-                 WHERE id = $1 AND author_id = $2 AND status = 'held'
-                   AND EXISTS (SELECT 1 FROM users WHERE users.id = $2 AND token_status = 'active')",
+                 SET status = 'pending', due_at = $3, wake_at = $3, reason = NULL,
+                     needs_notice = FALSE, notice_attempts = 0, notice_after = NULL,
+                     check_at = NULL, updated_at = $3
+                 WHERE id = $1 AND author_id = $2 AND NOT verify_before_post
+                   AND (status = 'pending'
+                        OR (status = 'held'
+                            AND EXISTS (SELECT 1 FROM users
+                                        WHERE users.id = $2 AND token_status = 'active')))",
                 id,
                 author_id,
                 now,
             )
             .await;
         match sent {
-            Err(ChangeError::Settled(_) | ChangeError::InDoubt) => {
-                // Still held and the author's own, yet unchanged: their token is not active.
-                match self.message(id).await {
-                    Ok(Some(m)) if m.author_id == author_id && m.status == MessageStatus::Held => {
-                        Err(ChangeError::NotConnected)
-                    }
-                    Ok(_) => sent,
-                    Err(err) => Err(err.into()),
-                }
-            }
+            Err(ChangeError::Settled(MessageStatus::Held)) => Err(ChangeError::NotConnected),
             other => other,
         }
+    }
+
+    /// [`Store::send_now`] for a held message (its author reconnected).
+    pub async fn send_held_now(
+        &self,
+        id: i64,
+        author_id: i64,
+        now: DateTime<Utc>,
+    ) -> Result<(), ChangeError> {
+        self.send_now(id, author_id, now).await
     }
 
     /// Runs a one-row change bound to `(id, author_id, now)` that only

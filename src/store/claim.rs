@@ -10,8 +10,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use super::messages::PostOptions;
 use super::users::{Author, TokenStatus, UserCredentials};
 use super::{Db, Store, StoreError, stamp};
+use crate::domain::Conditions;
 
 #[derive(Debug, Clone)]
 pub struct ClaimRequest {
@@ -65,6 +67,10 @@ pub struct ClaimedMessage {
     /// lay beyond the pacing budget: the message waits until about then.
     pub turn_at: Option<DateTime<Utc>>,
     pub turn_taken: bool,
+    /// Thread, conditions and group (see [`PostOptions`]).
+    pub options: PostOptions,
+    /// When it was scheduled: conditions look at what happened since.
+    pub scheduled_at: DateTime<Utc>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -90,6 +96,11 @@ struct ClaimRow {
     refresh_lock_held: bool,
     turn_at: Option<DateTime<Utc>>,
     turn_taken: bool,
+    thread_ts: Option<String>,
+    reply_broadcast: bool,
+    unless_replied: bool,
+    unless_posted: bool,
+    created_at: DateTime<Utc>,
 }
 
 /// SQLite has no DML in CTEs, but RETURNING may hold scalar subqueries: each
@@ -110,7 +121,8 @@ WHERE id IN (SELECT id FROM scheduled_messages
              ORDER BY wake_at
              LIMIT $2)
 RETURNING id, author_id, team_id, user_id, channel_id, text, rich_text, due_at, attempts,
-          first_claimed_at, verify_before_post, in_doubt_since, reason,
+          first_claimed_at, verify_before_post, in_doubt_since, reason, thread_ts,
+          reply_broadcast, unless_replied, unless_posted, created_at,
           (SELECT access_token FROM users WHERE users.id = author_id) AS access_token,
           (SELECT refresh_token FROM users WHERE users.id = author_id) AS refresh_token,
           (SELECT token_expires_at FROM users WHERE users.id = author_id) AS token_expires_at,
@@ -153,7 +165,8 @@ WITH due AS (
     FROM due
     WHERE m.id = due.id
     RETURNING m.id, m.author_id, m.team_id, m.user_id, m.channel_id, m.text, m.rich_text,
-              m.due_at, m.attempts, m.first_claimed_at, m.verify_before_post, m.in_doubt_since, m.reason
+              m.due_at, m.attempts, m.first_claimed_at, m.verify_before_post, m.in_doubt_since, m.reason,
+              m.thread_ts, m.reply_broadcast, m.unless_replied, m.unless_posted, m.created_at
 ), expiring AS (
     SELECT u.id FROM users AS u
     WHERE u.id IN (SELECT author_id FROM claimed)
@@ -197,6 +210,7 @@ WITH due AS (
 )
 SELECT c.id, c.author_id, c.team_id, c.user_id, c.channel_id, c.text, c.rich_text, c.due_at,
        c.attempts, c.first_claimed_at, c.verify_before_post, c.in_doubt_since, c.reason,
+       c.thread_ts, c.reply_broadcast, c.unless_replied, c.unless_posted, c.created_at,
        u.access_token, u.refresh_token, u.token_expires_at, u.token_status, u.token_generation,
        (rl.id IS NOT NULL) AS refresh_lock_held,
        t.turn AS turn_at, COALESCE(t.taken, FALSE) AS turn_taken
@@ -303,6 +317,16 @@ impl Store {
             lease_until,
             turn_at: row.turn_at,
             turn_taken: row.turn_taken,
+            options: PostOptions {
+                thread_ts: row.thread_ts,
+                reply_broadcast: row.reply_broadcast,
+                conditions: Conditions {
+                    unless_replied: row.unless_replied,
+                    unless_posted: row.unless_posted,
+                },
+                group_key: None,
+            },
+            scheduled_at: row.created_at,
         }
     }
 }

@@ -18,7 +18,10 @@ mod keys;
 mod messages;
 mod notices;
 mod outcomes;
+mod records;
 mod retention;
+mod series;
+mod series_changes;
 mod stats;
 mod status;
 mod surface;
@@ -42,10 +45,13 @@ use crate::crypto::{DecryptError, TokenCipher};
 pub use changes::{ChangeError, MessageCounts, MessageEdit};
 pub use claim::{ClaimRequest, ClaimedMessage};
 pub use keys::{ResealReport, SealedPair, TokenAudit};
-pub use messages::{InsertError, MessageRecord, NewMessage};
+pub use messages::{InsertError, MessageRecord, NewMessage, PostOptions};
 pub use notices::Notice;
 pub use outcomes::{OutcomeRecord, RecordReport};
+pub use records::CheckItem;
 pub use retention::SETTLED;
+pub use series::{NewSeries, SeriesRecord, SeriesStatus};
+pub use series_changes::SeriesEdit;
 pub use stats::MessageStats;
 pub use status::StatusSample;
 pub use tokens::{RefreshRight, RefreshTake, TokenOwner};
@@ -66,6 +72,39 @@ macro_rules! on_db {
     }};
 }
 pub(crate) use on_db;
+
+/// Runs `$body` inside one transaction on whichever pool is configured,
+/// with `$tx` the transaction; commits when `$body` succeeds (`?` inside it
+/// rolls back by dropping the transaction). `$body` is written once.
+macro_rules! in_transaction {
+    ($store:expr, |$tx:ident| $body:expr) => {{
+        match &$store.db {
+            $crate::store::Db::Sqlite(pool) => {
+                let mut $tx = pool
+                    .begin()
+                    .await
+                    .map_err($crate::store::StoreError::from)?;
+                let out = $body;
+                $tx.commit()
+                    .await
+                    .map_err($crate::store::StoreError::from)?;
+                out
+            }
+            $crate::store::Db::Postgres(pool) => {
+                let mut $tx = pool
+                    .begin()
+                    .await
+                    .map_err($crate::store::StoreError::from)?;
+                let out = $body;
+                $tx.commit()
+                    .await
+                    .map_err($crate::store::StoreError::from)?;
+                out
+            }
+        }
+    }};
+}
+pub(crate) use in_transaction;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

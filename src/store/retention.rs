@@ -17,6 +17,7 @@ pub const SETTLED: &[MessageStatus] = &[
     MessageStatus::Sent,
     MessageStatus::Failed,
     MessageStatus::Cancelled,
+    MessageStatus::Skipped,
 ];
 
 /// `'sent', 'failed', …`: constants of our own, safe to inline.

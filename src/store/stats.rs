@@ -17,6 +17,7 @@ pub struct MessageStats {
     pub failed: i64,
     pub held: i64,
     pub sending: i64,
+    pub skipped: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -90,6 +91,7 @@ impl Store {
             failed: count("failed"),
             held: count("held"),
             sending: count("sending"),
+            skipped: count("skipped"),
         })
     }
 }

@@ -116,7 +116,8 @@ on_both_backends! {
         let ids: Vec<i64> = store.all_messages().await.expect("read").iter().map(|m| m.id).collect();
         store.cancel_message(ids[20], alice.id, now).await.expect("cancel");
         let edit = MessageEdit { channel_id: "C2".into(), text: slack_scheduler::domain::MessageText::parse("edited").expect("text"), rich_text: None,
-            due: slack_scheduler::domain::DueTime::parse(now + chrono::Duration::hours(1), now).expect("due") };
+            due: slack_scheduler::domain::DueTime::parse(now + chrono::Duration::hours(1), now).expect("due"),
+            conditions: Default::default(), reply_broadcast: false };
         store.edit_message(ids[25], alice.id, &edit, now).await.expect("edit");
         store.cancel_waiting("T2", None, "app_uninstalled", now).await.expect("uninstall");
         store.execute_raw(&format!("DELETE FROM scheduled_messages WHERE id = {}", ids[29])).await.expect("delete");

@@ -139,6 +139,11 @@ fn record(id: i64, status: MessageStatus, text: &str) -> MessageRecord {
         created_at: at(8, 0),
         updated_at: at(8, 0),
         text_erased_at: None,
+        series_id: None,
+        occurrence: None,
+        options: Default::default(),
+        permalink: None,
+        warning: None,
     }
 }
 
@@ -170,6 +175,7 @@ fn home_of(held: i64, upcoming: i64, sent: i64, failed: i64, connect: bool) -> H
             sent,
             failed,
             cancelled: 0,
+            skipped: 0,
         },
         held: records(MessageStatus::Held, held.min(HOME_HELD as i64), 0),
         upcoming: records(

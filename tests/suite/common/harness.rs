@@ -263,5 +263,6 @@ pub fn new_message(author: &Author, channel: &str, text: &str, due: DateTime<Utc
         text: MessageText::parse(text).expect("valid text"),
         rich_text: None,
         due: DueTime::parse(due, due - chrono::Duration::seconds(1)).expect("valid due time"),
+        options: Default::default(),
     }
 }

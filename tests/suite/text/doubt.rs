@@ -50,6 +50,7 @@ on_both_backends! {
             text: MessageText::parse(&text).expect("text"),
             rich_text: Some(rich.to_json()),
             due: DueTime::parse(due, due - Duration::seconds(1)).expect("due"),
+            options: Default::default(),
         };
         let id = h.store.insert_message(&message, due - Duration::seconds(1)).await.expect("stored");
         let claimed = h.store.claim_due(&claim_at(due + Duration::seconds(1))).await.expect("claim");

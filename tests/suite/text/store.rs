@@ -42,6 +42,8 @@ on_both_backends! {
             text: MessageText::parse("edited").expect("text"),
             rich_text,
             due: DueTime::parse(due, Utc::now()).expect("due"),
+            conditions: Default::default(),
+            reply_broadcast: false,
         };
         let replaced = r#"{"type":"rich_text","elements":[{"type":"rich_text_section","elements":[{"type":"text","text":"edited"}]}]}"#;
         let edited = h.store.edit_message(single, alice.id, &edit(Some(replaced.into())), Utc::now()).await.expect("edit");
