@@ -12,7 +12,9 @@ use crate::bot::Bot;
 use crate::clock::Clock;
 use crate::config::{Config, SlackCredentials};
 use crate::crypto::TokenCipher;
+use crate::foresight::Foresight;
 use crate::homes::Homes;
+use crate::recurring::Keeper;
 use crate::retention::Retention;
 use crate::scheduler::{Scheduler, SchedulerStatus, Settings, WakeSignal};
 use crate::slack::{SignatureVerifier, SlackApi, SlackOAuth};
@@ -30,6 +32,7 @@ pub struct AppState {
     pub stats_api_token: Option<String>,
     pub scheduler: Arc<SchedulerStatus>,
     pub wake: Arc<WakeSignal>,
+    pub foresight: Arc<Foresight>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +64,7 @@ pub struct Application {
     state: Arc<AppState>,
     scheduler: Arc<Scheduler>,
     retention: Retention,
+    keeper: Keeper,
 }
 
 impl Application {
@@ -121,9 +125,16 @@ impl Application {
         // request handlers', so each figure says what its own path costs.
         let bot = Arc::new(Bot::new(
             store.counted(),
-            slack,
-            refresher,
+            slack.clone(),
+            refresher.clone(),
             public_url.clone(),
+        ));
+        let foresight = Arc::new(Foresight::new(
+            store.counted(),
+            slack,
+            bot.clone(),
+            refresher.clone(),
+            homes.clone(),
         ));
         let state = Arc::new(AppState {
             store,
@@ -135,14 +146,18 @@ impl Application {
             stats_api_token: config.stats_api_token.clone().filter(|t| !t.is_empty()),
             scheduler: scheduler.status(),
             wake: scheduler.wake_signal(),
+            foresight,
         });
         // Background work counts its statements apart from the requests'.
         let retention = Retention::new(state.store.counted(), config.message_retention_days);
+        let keeper = Keeper::new(state.store.counted(), refresher.clock(), state.wake.clone())
+            .with_changes(state.homes.clone());
         Ok(Self {
             listener,
             state,
             scheduler,
             retention,
+            keeper,
         })
     }
 
@@ -180,6 +195,8 @@ impl Application {
         );
         let addr = self.local_addr();
         let retention_task = tokio::spawn(self.retention.run(shutdown.clone()));
+        let keeper_task = tokio::spawn(self.keeper.run(shutdown.clone()));
+        let foresight_task = tokio::spawn(self.state.foresight.clone().run(shutdown.clone()));
         let sampler_task = tokio::spawn(crate::sampler::run(
             self.state.store.counted(),
             shutdown.clone(),
@@ -209,6 +226,8 @@ impl Application {
             ("notice", notices_task),
             ("Home tab", homes_task),
             ("retention", retention_task),
+            ("series keeper", keeper_task),
+            ("foresight", foresight_task),
             ("status sampler", sampler_task),
         ] {
             match tokio::time::timeout_at(deadline, &mut task).await {

@@ -2,6 +2,8 @@
 //! expiry, once per workspace at a time), and everything it tells users
 //! (the Home tab, DMs about messages that could not be posted, modals).
 
+mod home;
+
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
@@ -13,9 +15,9 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::MessageStatus;
-use crate::slack::blocks::{self, HomeSpec};
+use crate::slack::blocks;
 use crate::slack::{OAuthError, SlackApi, SlackError};
-use crate::store::{Author, Notice, Store, StoreError, TokenOwner, TokenStatus};
+use crate::store::{Author, Notice, Store, StoreError, TokenOwner};
 use crate::telemetry;
 use crate::tokens::{Refreshed, Refresher, needs_refresh};
 
@@ -208,6 +210,21 @@ impl Bot {
         Ok(())
     }
 
+    /// Replaces an open modal, as the user's choice in it asked.
+    pub async fn update_view(
+        &self,
+        team_id: &str,
+        view_id: &str,
+        hash: &str,
+        view: SlackView,
+    ) -> Result<(), BotError> {
+        let token = self.token(team_id).await?;
+        self.slack
+            .update_view(&token, team_id, view_id, hash, view)
+            .await?;
+        Ok(())
+    }
+
     /// A direct message from the bot.
     pub async fn dm(
         &self,
@@ -244,61 +261,7 @@ impl Bot {
     }
 
     async fn try_publish_home(&self, team_id: &str, user_id: &str) -> Result<(), BotError> {
-        let now = Utc::now();
-        let author = self.store.ensure_user(team_id, user_id, now).await?;
-        let user = self.store.user_by_id(author.id).await?;
-        let tz = self.user_zone(team_id, user_id).await?;
-        let (connect_url, connect_problem) = match user
-            .as_ref()
-            .map(|u| (u.token_status, u.token_problem.clone()))
-        {
-            Some((TokenStatus::Active, _)) => (None, None),
-            Some((_, problem)) => (Some(self.connect_url(team_id)), problem),
-            None => (Some(self.connect_url(team_id)), None),
-        };
-        let spec = HomeSpec {
-            counts: self.store.author_counts(author.id).await?,
-            upcoming: self
-                .store
-                .author_messages(
-                    author.id,
-                    &[MessageStatus::Pending, MessageStatus::Sending],
-                    blocks::HOME_UPCOMING as i64,
-                    false,
-                )
-                .await?,
-            held: self
-                .store
-                .author_messages(
-                    author.id,
-                    &[MessageStatus::Held],
-                    blocks::HOME_HELD as i64,
-                    false,
-                )
-                .await?,
-            sent: self
-                .store
-                .author_messages(
-                    author.id,
-                    &[MessageStatus::Sent],
-                    blocks::HOME_RECENT as i64,
-                    true,
-                )
-                .await?,
-            failed: self
-                .store
-                .author_messages(
-                    author.id,
-                    &[MessageStatus::Failed],
-                    blocks::HOME_RECENT as i64,
-                    true,
-                )
-                .await?,
-            tz,
-            now,
-            connect_url,
-            connect_problem,
-        };
+        let spec = self.home_spec(team_id, user_id).await?;
         let token = self.token(team_id).await?;
         self.slack
             .publish_home(&token, team_id, user_id, blocks::home_view(&spec))

@@ -10,7 +10,9 @@
 //! - [`slack`]: everything that speaks Slack's Web API.
 //! - [`tokens`]: rotating token pairs refreshed once, whoever waits for them.
 //! - [`scheduler`]: the delivery pipeline: claim → lanes → record.
+//! - [`foresight`]: checks ahead of the due time that an author can still post there.
 //! - [`homes`]: users' Home tabs kept current, coalesced and paced.
+//! - [`recurring`]: creates each recurring series' next occurrence as the last settles.
 //! - [`retention`]: erases the text of settled messages past `MESSAGE_RETENTION_DAYS`.
 //! - [`sim`]: a simulator of the part of Slack the app uses, over real HTTP.
 //! - [`app`]: wires state, router and scheduler together and runs them.
@@ -25,9 +27,11 @@ pub mod crypto;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod foresight;
 pub mod homes;
 pub mod http;
 pub mod ops;
+pub mod recurring;
 pub mod retention;
 pub mod sampler;
 pub mod scheduler;

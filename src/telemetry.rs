@@ -78,6 +78,10 @@ fn describe() {
         "scheduler_messages_failed_total",
         "Messages not sent in a cycle, by outcome and reason."
     );
+    describe_counter!(
+        "scheduler_messages_skipped_total",
+        "Messages not posted because their condition held at the due time, by reason."
+    );
     describe_histogram!(
         "scheduler_cycle_duration_seconds",
         "Wall time of a delivery cycle."
@@ -131,6 +135,9 @@ fn describe() {
     // Present from the first scrape, at zero, rather than absent until used.
     metrics::counter!("retention_texts_erased_total").absolute(0);
     metrics::counter!("scheduler_messages_sent_total").absolute(0);
+    for reason in ["someone_replied", "you_posted"] {
+        metrics::counter!("scheduler_messages_skipped_total", "reason" => reason).absolute(0);
+    }
     for kind in ["user", "bot"] {
         for outcome in ["ok", "refused", "error"] {
             metrics::counter!("scheduler_token_refreshes_total", "kind" => kind, "outcome" => outcome)
@@ -212,6 +219,10 @@ pub fn record_batch(claimed: usize) {
 pub fn record_message_outcome(status: &'static str, reason: Option<&str>) {
     if status == "sent" {
         metrics::counter!("scheduler_messages_sent_total").increment(1);
+    } else if status == "skipped" {
+        metrics::counter!("scheduler_messages_skipped_total",
+            "reason" => bounded(reason.unwrap_or("none")))
+        .increment(1);
     } else {
         metrics::counter!("scheduler_messages_failed_total",
             "outcome" => status, "reason" => bounded(reason.unwrap_or("none")))

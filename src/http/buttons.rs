@@ -1,14 +1,18 @@
-//! The buttons: Edit, Cancel, Send now and "Schedule a message", in
-//! `/schedule list` messages and the Home tab. Acknowledged at once; the
-//! work and the answer (in the conversation, or a small modal) follow.
+//! The buttons: Edit, Cancel, Send now and "Schedule a message", and a
+//! series' Skip, Edit, Pause, Resume and Cancel, in `/schedule list`
+//! messages and the Home tab; and the modal's own choices (Repeat, Ends),
+//! which update it in place. Acknowledged at once; the work and the answer
+//! (in the conversation, or a small modal) follow.
 
 use chrono::Utc;
 
-use super::SharedState;
+use super::commands::list_content;
+use super::modal_form::{self, ModalForm};
 use super::scheduling::{after_change, author, installed, not_installed, open_new_modal};
+use super::{SharedState, series};
 use crate::domain::MessageStatus;
 use crate::error::AppError;
-use crate::slack::blocks::{self, ModalSpec};
+use crate::slack::blocks::{self, ModalMode, ModalSpec};
 use crate::slack::inbound::BlockActions;
 use crate::slack::mrkdwn;
 use crate::slack::rich_text::RichText;
@@ -37,16 +41,32 @@ pub(super) async fn act(app: SharedState, actions: BlockActions) {
             return;
         }
     }
-    let message_id = action.value.as_deref().and_then(|v| v.parse::<i64>().ok());
-    let result = match (action.action_id.as_str(), message_id) {
-        (blocks::ACTION_NEW, _) => {
-            open_new(&app, &team_id, &user_id, actions.trigger_id.as_deref()).await
+    let trigger = actions.trigger_id.as_deref();
+    let id = action.chosen().and_then(|v| v.parse::<i64>().ok());
+    let result = match (action.action_id.as_str(), id) {
+        (blocks::ACTION_REPEAT_CHOICE | blocks::ACTION_ENDS_CHOICE, _) => {
+            modal_choice(&app, &team_id, &user_id, &actions).await
         }
-        (blocks::ACTION_EDIT, Some(id)) => {
-            open_edit(&app, &team_id, &user_id, id, actions.trigger_id.as_deref()).await
-        }
+        (blocks::ACTION_NEW, _) => open_new(&app, &team_id, &user_id, trigger).await,
+        (blocks::ACTION_EDIT, Some(id)) => open_edit(&app, &team_id, &user_id, id, trigger).await,
         (blocks::ACTION_CANCEL, Some(id)) => cancel(&app, &team_id, &user_id, id).await,
         (blocks::ACTION_SEND_NOW, Some(id)) => send_now(&app, &team_id, &user_id, id).await,
+        (blocks::ACTION_SKIP, _) => match action.chosen().and_then(series::occurrence_ref) {
+            Some((series_id, at)) => series::skip(&app, &team_id, &user_id, series_id, at).await,
+            None => Ok(()),
+        },
+        (blocks::ACTION_EDIT_SERIES, Some(id)) => {
+            series::open_edit(&app, &team_id, &user_id, id, trigger).await
+        }
+        (blocks::ACTION_PAUSE_SERIES, Some(id)) => {
+            series::pause(&app, &team_id, &user_id, id).await
+        }
+        (blocks::ACTION_RESUME_SERIES, Some(id)) => {
+            series::resume(&app, &team_id, &user_id, id).await
+        }
+        (blocks::ACTION_CANCEL_SERIES, Some(id)) => {
+            series::cancel(&app, &team_id, &user_id, id).await
+        }
         _ => Ok(()),
     };
     let refusal = match result {
@@ -54,7 +74,7 @@ pub(super) async fn act(app: SharedState, actions: BlockActions) {
             after_change(&app, &team_id, &user_id, None);
             if let (Some(url), true) = (
                 actions.response_url.as_deref(),
-                action.action_id == blocks::ACTION_CANCEL,
+                blocks::CHANGES_LIST.contains(&action.action_id.as_str()),
             ) {
                 // Refresh the `/schedule list` message the button was in.
                 refresh_list(&app, &team_id, &user_id, url).await;
@@ -70,7 +90,7 @@ pub(super) async fn act(app: SharedState, actions: BlockActions) {
     tell(&app, &team_id, &actions, &refusal).await;
 }
 
-enum Refusal {
+pub(super) enum Refusal {
     Change(ChangeError),
     Failed(AppError),
 }
@@ -141,14 +161,17 @@ async fn open_edit(
     } else {
         blocks::next_full_hour(now, tz)
     };
-    let spec = ModalSpec {
-        editing: Some(id),
-        channel: Some(message.channel_id.clone()),
-        message: Some(as_written(&message)),
-        due,
-        notice: None,
-        connect_url,
+    let mut spec = ModalSpec::new(due);
+    spec.mode = ModalMode::EditMessage {
+        id,
+        occurrence: message.series_id.is_some(),
     };
+    spec.channel = Some(message.channel_id.clone());
+    spec.message = Some(as_written(&message));
+    spec.conditions = message.options.conditions;
+    spec.in_thread = message.options.thread_ts.is_some();
+    spec.reply_broadcast = message.options.reply_broadcast;
+    spec.connect_url = connect_url;
     app.bot
         .open_view(team_id, trigger, blocks::schedule_modal(&spec))
         .await?;
@@ -158,16 +181,21 @@ async fn open_edit(
 /// A message as its author wrote it, for the modal: its rich text, or one
 /// made from its text when it has none (written in the slash command) or
 /// its rich text cannot be read.
-fn as_written(message: &MessageRecord) -> RichText {
-    if let Some(json) = message.rich_text.as_deref() {
+pub(super) fn as_written(message: &MessageRecord) -> RichText {
+    written_as(message.id, &message.text, message.rich_text.as_deref())
+}
+
+/// Text as its author wrote it: its rich text, or one made from its markup.
+pub(super) fn written_as(id: i64, text: &str, rich_text: Option<&str>) -> RichText {
+    if let Some(json) = rich_text {
         match RichText::from_json(json) {
             Ok(rich_text) => return rich_text,
             Err(err) => {
-                tracing::error!(message_id = message.id, error = %err, "a stored rich text cannot be read; editing its text");
+                tracing::error!(id, error = %err, "a stored rich text cannot be read; editing its text");
             }
         }
     }
-    RichText::from_markup(&mrkdwn::markup(&message.text))
+    RichText::from_markup(&mrkdwn::markup(text))
 }
 
 async fn cancel(app: &SharedState, team_id: &str, user_id: &str, id: i64) -> Result<(), Refusal> {
@@ -184,14 +212,39 @@ async fn send_now(app: &SharedState, team_id: &str, user_id: &str, id: i64) -> R
     let (author, _) = author(app, team_id, user_id).await?;
     let now = Utc::now();
     app.store
-        .send_held_now(id, author.id, now)
+        .send_now(id, author.id, now)
         .await
         .map_err(refusal)?;
     app.wake.due_at(now);
     Ok(())
 }
 
-fn refusal(err: ChangeError) -> Refusal {
+/// The modal's Repeat or Ends choice changed: show the fields it needs,
+/// keeping everything entered so far.
+async fn modal_choice(
+    app: &SharedState,
+    team_id: &str,
+    user_id: &str,
+    actions: &BlockActions,
+) -> Result<(), Refusal> {
+    let Some(view) = actions.view.as_ref() else {
+        return Ok(());
+    };
+    let Some(Ok(mode)) = modal_form::mode_of(view) else {
+        return Ok(());
+    };
+    let tz = app.bot.user_zone(team_id, user_id).await?;
+    let (_, connect_url) = author(app, team_id, user_id).await?;
+    let form = ModalForm::read(view);
+    let mut spec = form.spec(mode, blocks::next_full_hour(Utc::now(), tz));
+    spec.connect_url = connect_url;
+    app.bot
+        .update_view(team_id, &view.id, &view.hash, blocks::schedule_modal(&spec))
+        .await?;
+    Ok(())
+}
+
+pub(super) fn refusal(err: ChangeError) -> Refusal {
     match err {
         ChangeError::Store(err) => Refusal::Failed(err.into()),
         other => Refusal::Change(other),
@@ -202,23 +255,17 @@ async fn refresh_list(app: &SharedState, team_id: &str, user_id: &str, response_
     let Ok((author, _)) = author(app, team_id, user_id).await else {
         return;
     };
-    let waiting = [MessageStatus::Pending, MessageStatus::Held];
-    let (Ok(messages), Ok(counts)) = (
-        app.store
-            .author_messages(author.id, &waiting, blocks::LIST_FITS as i64, false)
-            .await,
-        app.store.author_counts(author.id).await,
-    ) else {
-        return;
-    };
     let Ok(tz) = app.bot.user_zone(team_id, user_id).await else {
         return;
     };
-    let mut body = blocks::ephemeral(&blocks::pending_list(
-        &messages,
-        counts.pending + counts.held,
-        tz,
-    ));
+    let content = match list_content(app, &author, tz).await {
+        Ok(content) => content,
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot show the list again");
+            return;
+        }
+    };
+    let mut body = blocks::ephemeral(&content);
     body["replace_original"] = serde_json::Value::Bool(true);
     app.bot.respond(response_url, body).await;
 }

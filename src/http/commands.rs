@@ -11,15 +11,20 @@ use chrono::Utc;
 
 use super::SharedState;
 use super::scheduling::{Requester, after_change, check, not_installed, open_new_modal, requester};
-use crate::domain::MessageStatus;
+use chrono_tz::Tz;
+use slack_morphism::prelude::SlackMessageContent;
+
+use crate::domain::recurrence::Schedule;
+use crate::domain::recurrence::phrase::{RecurringPhrase, parse_recurring};
 use crate::domain::when::parse_quick;
+use crate::domain::{DueTime, MessageStatus, MessageText};
 use crate::error::AppError;
 use crate::slack::SignedBody;
-use crate::slack::blocks;
+use crate::slack::blocks::{self, ListSpec, SeriesView};
 use crate::slack::inbound::SlashCommand;
 use crate::slack::mrkdwn;
 use crate::slack::rich_text::RichText;
-use crate::store::{InsertError, NewMessage};
+use crate::store::{Author, InsertError, NewMessage, NewSeries};
 
 /// How many waiting messages `/schedule list` shows: what fits in a message.
 const LIST_LIMIT: i64 = blocks::LIST_FITS as i64;
@@ -107,14 +112,48 @@ fn open_modal(
 }
 
 async fn list(app: &SharedState, who: &Requester) -> Result<Response, AppError> {
+    let content = list_content(app, &who.author, who.tz).await?;
+    Ok(Json(blocks::ephemeral(&content)).into_response())
+}
+
+/// `/schedule list` for `author`: their series, waiting messages and the
+/// delivery records of their latest ones (with permalinks).
+pub(super) async fn list_content(
+    app: &SharedState,
+    author: &Author,
+    tz: Tz,
+) -> Result<SlackMessageContent, AppError> {
+    let now = Utc::now();
     let waiting = [MessageStatus::Pending, MessageStatus::Held];
     let messages = app
         .store
-        .author_messages(who.author.id, &waiting, LIST_LIMIT, false)
+        .author_messages(author.id, &waiting, LIST_LIMIT, false)
         .await?;
-    let counts = app.store.author_counts(who.author.id).await?;
-    let content = blocks::pending_list(&messages, counts.pending + counts.held, who.tz);
-    Ok(Json(blocks::ephemeral(&content)).into_response())
+    let counts = app.store.author_counts(author.id).await?;
+    let series: Vec<SeriesView> = app
+        .store
+        .author_series(author.id, blocks::HOME_SERIES as i64)
+        .await?
+        .into_iter()
+        .map(|record| SeriesView::of(record, now, 5))
+        .collect();
+    let settled = [
+        MessageStatus::Sent,
+        MessageStatus::Failed,
+        MessageStatus::Skipped,
+    ];
+    let mut recent = app
+        .store
+        .author_messages(author.id, &settled, 5, true)
+        .await?;
+    app.bot.fill_permalinks(&author.team_id, &mut recent).await;
+    Ok(blocks::schedule_list(&ListSpec {
+        series: &series,
+        waiting: &messages,
+        waiting_total: counts.pending + counts.held,
+        recent: &recent,
+        tz,
+    }))
 }
 
 async fn quick(
@@ -129,6 +168,11 @@ async fn quick(
     // (`should_escape`); kept so, it is posted as written. Made markup in
     // any case, should a workspace's app still send it unescaped.
     let text = mrkdwn::markup(text);
+    match parse_recurring(&text, now, tz) {
+        Some(Ok(phrase)) => return quick_series(app, command, who, phrase).await,
+        Some(Err(err)) => return Ok(reply(&err.to_string())),
+        None => {}
+    }
     let Some(parsed) = parse_quick(&text, now, tz) else {
         let notice = format!(
             ":thinking_face: I couldn't find a time at the start of “{}”. Pick one below, or try `/schedule help`.",
@@ -170,10 +214,74 @@ async fn quick(
         Ok(id) => {
             tracing::info!(message_id = id, due_at = %due.at(), "message scheduled from the slash command");
             after_change(app, &command.team_id, &command.user_id, Some(due.at()));
+            app.foresight.check_soon(vec![id]);
             let content = blocks::scheduled_message(
                 &command.channel_id,
                 message.text.as_str(),
                 due.at(),
+                tz,
+                who.connect_url.as_deref(),
+            );
+            Ok(Json(blocks::ephemeral(&content)).into_response())
+        }
+        Err(InsertError::PendingLimit) => Ok(reply(&InsertError::PendingLimit.to_string())),
+        Err(InsertError::Store(err)) => Err(err.into()),
+    }
+}
+
+/// `/schedule every …`: a series straight into the current conversation,
+/// confirmed with its rule in words and its next three times.
+async fn quick_series(
+    app: &SharedState,
+    command: &SlashCommand,
+    who: &Requester,
+    phrase: RecurringPhrase,
+) -> Result<Response, AppError> {
+    let now = Utc::now();
+    let tz = who.tz;
+    let text = match MessageText::parse(&phrase.text) {
+        Ok(text) => text,
+        Err(err) => return Ok(reply(&err.to_string())),
+    };
+    let (schedule, first) = match Schedule::start(&phrase.recurrence, tz, now) {
+        Ok(started) => started,
+        Err(err) => return Ok(reply(&err.to_string())),
+    };
+    let first = match DueTime::parse(first, now) {
+        Ok(first) => first,
+        Err(err) => return Ok(reply(&err.to_string())),
+    };
+    let next = schedule.after(now, 3);
+    let series = NewSeries {
+        author_id: who.author.id,
+        team_id: command.team_id.clone(),
+        user_id: command.user_id.clone(),
+        channel_id: command.channel_id.clone(),
+        text,
+        rich_text: None,
+        options: Default::default(),
+        recurrence: phrase.recurrence.clone(),
+        tz,
+        anchor: schedule.anchor,
+        first,
+    };
+    match app
+        .store
+        .create_series(std::slice::from_ref(&series), now)
+        .await
+    {
+        Ok(ids) => {
+            tracing::info!(series = ?ids.first().map(|(s, _)| s), first_due_at = %first.at(),
+                "series scheduled from the slash command");
+            after_change(app, &command.team_id, &command.user_id, Some(first.at()));
+            app.foresight
+                .check_soon(ids.iter().map(|(_, message)| *message).collect());
+            let content = blocks::scheduled_series(
+                std::slice::from_ref(&command.channel_id),
+                false,
+                &phrase.recurrence.describe(),
+                &next,
+                series.text.as_str(),
                 tz,
                 who.connect_url.as_deref(),
             );

@@ -8,11 +8,14 @@ pub mod commands;
 pub mod events;
 pub mod health;
 pub mod interactivity;
+mod modal_form;
 pub mod oauth;
 pub mod operator;
 pub mod pages;
 mod scheduling;
+mod series;
 pub mod status;
+mod submit;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -115,6 +115,7 @@ struct Stats {
     failed_count: i64,
     held_count: i64,
     sending_count: i64,
+    skipped_count: i64,
     last_cycle: Option<LastCycle>,
 }
 
@@ -127,6 +128,7 @@ struct LastCycle {
     sent: usize,
     failed: usize,
     db_statements: u64,
+    skipped: usize,
     retrying: usize,
     held: usize,
     /// Claim statements (each takes up to a batch).
@@ -145,6 +147,7 @@ impl From<CycleReport> for LastCycle {
             sent: report.sent,
             failed: report.failed,
             db_statements: report.db_statements,
+            skipped: report.skipped,
             retrying: report.retrying,
             held: report.held,
             batches: report.claims,
@@ -178,6 +181,7 @@ async fn stats(
                 failed_count: stats.failed,
                 held_count: stats.held,
                 sending_count: stats.sending,
+                skipped_count: stats.skipped,
                 last_cycle: app.scheduler.last_cycle().map(LastCycle::from),
             },
             timestamp: iso(Utc::now()),

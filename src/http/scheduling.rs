@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::SharedState;
 use crate::bot::BotError;
 use crate::domain::{DueTime, DueTimeError, MessageText, MessageTextError};
-use crate::slack::blocks::{self, ModalSpec};
+use crate::slack::blocks::{self, ModalMode, ModalSpec};
 use crate::slack::rich_text::RichText;
 use crate::store::{Author, StoreError, TokenStatus};
 
@@ -123,14 +123,34 @@ pub(super) async fn open_new_modal(
 ) -> Result<(), BotError> {
     let tz = app.bot.user_zone(team_id, user_id).await?;
     let (_, connect_url) = author(app, team_id, user_id).await?;
-    let spec = ModalSpec {
-        editing: None,
-        channel: None,
-        message,
-        due: blocks::next_full_hour(chrono::Utc::now(), tz),
-        notice,
-        connect_url,
+    let mut spec = ModalSpec::new(blocks::next_full_hour(chrono::Utc::now(), tz));
+    spec.message = message;
+    spec.notice = notice;
+    spec.connect_url = connect_url;
+    app.bot
+        .open_view(team_id, trigger_id, blocks::schedule_modal(&spec))
+        .await
+}
+
+/// Opens the modal for a reply in the thread of `thread_ts` in `channel_id`
+/// (the "Schedule a reply" message shortcut).
+pub(super) async fn open_reply_modal(
+    app: &SharedState,
+    team_id: &str,
+    user_id: &str,
+    trigger_id: &str,
+    channel_id: &str,
+    thread_ts: &str,
+) -> Result<(), BotError> {
+    let tz = app.bot.user_zone(team_id, user_id).await?;
+    let (_, connect_url) = author(app, team_id, user_id).await?;
+    let mut spec = ModalSpec::new(blocks::next_full_hour(chrono::Utc::now(), tz));
+    spec.mode = ModalMode::Reply {
+        channel_id: channel_id.to_owned(),
+        thread_ts: thread_ts.to_owned(),
     };
+    spec.in_thread = true;
+    spec.connect_url = connect_url;
     app.bot
         .open_view(team_id, trigger_id, blocks::schedule_modal(&spec))
         .await

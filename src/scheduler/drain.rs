@@ -204,6 +204,9 @@ impl Scheduler {
         shared
             .verifier
             .forget_stale(Instant::now(), settings.verify_wait);
+        shared
+            .conditions
+            .forget_stale(Instant::now(), settings.verify_wait);
 
         let counters = &drain.counters;
         let mut report = written.report;

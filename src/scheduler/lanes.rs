@@ -13,7 +13,7 @@ use tracing::Instrument;
 use super::drain::Drain;
 use super::pacing::Turn;
 use super::post::{self, PACED};
-use super::verifier;
+use super::{conditions, verifier};
 use crate::store::ClaimedMessage;
 
 /// A conversation: workspace and channel.
@@ -36,13 +36,19 @@ fn key(message: &ClaimedMessage) -> LaneKey {
     (message.author.team_id.clone(), message.channel_id.clone())
 }
 
-/// Hands a claim's messages to their lanes, and the in-doubt ones, grouped
-/// by conversation, to the verifier.
+/// Hands a claim's messages to their lanes, the in-doubt ones, grouped
+/// by conversation, to the verifier, and the conditional ones to be checked.
 pub(super) fn route(drain: &Arc<Drain>, claimed: Vec<ClaimedMessage>) {
     let mut in_doubt: HashMap<LaneKey, Vec<ClaimedMessage>> = HashMap::new();
     for message in claimed {
         if message.verify_before_post {
             in_doubt.entry(key(&message)).or_default().push(message);
+        } else if message.options.conditions.any() {
+            let drain = drain.clone();
+            drain
+                .tasks
+                .clone()
+                .spawn(conditions::check(drain, message).in_current_span());
         } else {
             enqueue(drain, message);
         }

@@ -4,7 +4,8 @@
 //! ```text
 //!   claimer ──► lanes, one per conversation ──► recorder
 //!      │            ▲                              ▲
-//!      └──► verifier (in-doubt messages, per workspace's history budget)
+//!      ├──► verifier (in-doubt messages, per workspace's history budget)
+//!      └──► conditions (conditional messages, the same budget)
 //! ```
 //!
 //! - [`run`]: the loop: when to wake (the tick, the earliest due row), and shutdown.
@@ -13,6 +14,8 @@
 //! - [`lanes`]: one task per conversation with work, posting in due order at
 //!   the conversation's pace; a waiting message blocks only its own lane.
 //! - [`post`]: one message's attempt: token, lease, metadata, Slack's answer.
+//! - [`conditions`]: checks a conditional message's thread or conversation
+//!   at its due time, within the same budget, and skips it or posts it.
 //! - [`verifier`]: looks for in-doubt messages in their conversation's
 //!   history within the workspace's budget, or posts them again after
 //!   `SCHEDULER_VERIFY_WAIT_SECS`.
@@ -23,6 +26,7 @@
 
 mod authors;
 mod claimer;
+mod conditions;
 mod drain;
 mod lanes;
 mod pacing;
@@ -209,6 +213,7 @@ pub(crate) struct Shared {
     settings: Settings,
     pacer: pacing::Pacer,
     verifier: verifier::Scans,
+    conditions: conditions::Reads,
     /// Workspaces whose user-token posts cannot carry metadata (Slack
     /// refused or dropped it): posted without, matched by author and text.
     no_metadata: Mutex<HashSet<String>>,
@@ -244,6 +249,7 @@ impl Scheduler {
                 settings,
                 pacer,
                 verifier: verifier::Scans::default(),
+                conditions: conditions::Reads::default(),
                 no_metadata: Mutex::default(),
                 status: Arc::default(),
                 wake: Arc::default(),

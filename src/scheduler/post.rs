@@ -12,7 +12,7 @@ use super::authors::{TOKEN_EXPIRED, TokenState};
 use super::drain::Drain;
 use super::lanes::Item;
 use crate::domain::{Outcome, OutcomeKind};
-use crate::slack::{ErrorClass, SlackError};
+use crate::slack::{ErrorClass, Post, SlackError};
 use crate::store::ClaimedMessage;
 use crate::telemetry;
 
@@ -91,17 +91,15 @@ pub(super) async fn deliver(drain: &Drain, item: &Item) -> Outcome {
         telemetry::set_in_flight(in_flight + 1);
         // Once started, a call is finished even during shutdown, so that its
         // outcome is recorded rather than left in doubt.
-        let result = shared
-            .slack
-            .post_message(
-                &token,
-                team,
-                &message.channel_id,
-                &message.text,
-                message.rich_text.as_deref(),
-                with_metadata.then_some(message.id),
-            )
-            .await;
+        let post = Post {
+            channel_id: &message.channel_id,
+            text: &message.text,
+            rich_text: message.rich_text.as_deref(),
+            thread_ts: message.options.thread_ts.as_deref(),
+            reply_broadcast: message.options.reply_broadcast,
+            scheduled_message_id: with_metadata.then_some(message.id),
+        };
+        let result = shared.slack.post(&token, team, &post).await;
         let in_flight = drain
             .counters
             .in_flight

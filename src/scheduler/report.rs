@@ -26,6 +26,8 @@ pub struct CycleReport {
     pub retrying: usize,
     pub held: usize,
     pub failed_permanently: usize,
+    /// Not posted because their condition held (not counted in `failed`).
+    pub skipped: usize,
     pub db_statements: u64,
     /// Bulk writes of outcomes (each at most two statements).
     pub flushes: usize,
@@ -53,6 +55,7 @@ impl CycleReport {
             MessageStatus::Sent => self.sent += 1,
             MessageStatus::Pending => self.retrying += 1,
             MessageStatus::Held => self.held += 1,
+            MessageStatus::Skipped => self.skipped += 1,
             _ => self.failed_permanently += 1,
         }
         self.failed = self.retrying + self.held + self.failed_permanently;

@@ -321,7 +321,7 @@ fn send_back(drain: &Drain, messages: &[ClaimedMessage], at: DateTime<Utc>, reas
 /// Slack counts from when a call reaches it, and a call leaves here a
 /// varying moment after its turn is taken: a twentieth (and at least a
 /// quarter of a second) is kept in hand.
-fn spacing(drain: &Drain) -> chrono::Duration {
+pub(super) fn spacing(drain: &Drain) -> chrono::Duration {
     let settings = &drain.shared.settings;
     let per = settings.history_per_window.max(1);
     let pause = settings.history_window / per;

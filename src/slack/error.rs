@@ -126,6 +126,18 @@ pub fn describe_reason(reason: &str) -> String {
             "Scheduler needs a permission you have not granted; reconnect your account"
         }
         "not_connected" => "you have not connected your Slack account to Scheduler yet",
+        "credentials_invalid" => {
+            "Slack no longer accepts your connection to Scheduler; reconnect your account"
+        }
+        "someone_replied" => "someone replied in the thread first, as you asked",
+        "you_posted" => "you posted in the conversation first, as you asked",
+        "condition_unchecked" => {
+            "Scheduler could not read the conversation to check your condition, so it was not posted"
+        }
+        "skipped_by_author" => "you skipped it",
+        "series_paused" => "its series was paused",
+        "series_cancelled" => "its series was cancelled",
+        "cancelled_by_author" => "you cancelled it",
         "app_uninstalled" => "Scheduler was removed from the workspace",
         "tokens_revoked" => "your connection to Scheduler was revoked",
         "ratelimited"

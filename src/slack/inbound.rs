@@ -43,8 +43,42 @@ pub struct UserRef {
 pub enum Interaction {
     ViewSubmission(ViewSubmission),
     BlockActions(BlockActions),
+    /// A message shortcut ("Schedule a reply").
+    MessageAction(MessageAction),
     #[serde(other)]
     Other,
+}
+
+/// A message shortcut chosen on a message: which one, and where it is.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MessageAction {
+    #[serde(default)]
+    pub callback_id: String,
+    pub team: Option<IdRef>,
+    pub user: UserRef,
+    pub trigger_id: Option<String>,
+    pub channel: Option<IdRef>,
+    pub message: Option<ShortcutMessage>,
+    pub response_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ShortcutMessage {
+    pub ts: String,
+    /// Set when the message is itself in a thread (its parent's `ts`).
+    pub thread_ts: Option<String>,
+    pub user: Option<String>,
+    #[serde(default)]
+    pub text: String,
+}
+
+impl MessageAction {
+    pub fn team_id(&self) -> Option<&str> {
+        self.team
+            .as_ref()
+            .map(|t| t.id.as_str())
+            .or(self.user.team_id.as_deref())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -72,6 +106,9 @@ pub struct SubmittedView {
     pub callback_id: String,
     #[serde(default)]
     pub private_metadata: String,
+    /// Guards `views.update` against a view changed meanwhile.
+    #[serde(default)]
+    pub hash: String,
     #[serde(default)]
     pub state: ViewState,
 }
@@ -90,6 +127,29 @@ pub struct StateValue {
     pub selected_conversation: Option<String>,
     pub selected_channel: Option<String>,
     pub selected_date_time: Option<i64>,
+    /// `multi_conversations_select`.
+    #[serde(default)]
+    pub selected_conversations: Vec<String>,
+    /// `static_select`, `radio_buttons`.
+    pub selected_option: Option<OptionValue>,
+    /// `checkboxes`.
+    #[serde(default)]
+    pub selected_options: Vec<OptionValue>,
+    /// `datepicker`: `YYYY-MM-DD`.
+    pub selected_date: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct OptionValue {
+    #[serde(default)]
+    pub value: String,
+}
+
+impl StateValue {
+    /// Whether the checkbox whose value is `value` is ticked.
+    pub fn ticked(&self, value: &str) -> bool {
+        self.selected_options.iter().any(|o| o.value == value)
+    }
 }
 
 impl SubmittedView {
@@ -115,6 +175,17 @@ pub struct BlockActions {
 pub struct Action {
     pub action_id: String,
     pub value: Option<String>,
+    /// What a select or overflow menu chose.
+    pub selected_option: Option<OptionValue>,
+}
+
+impl Action {
+    /// The button's value, or the chosen option's.
+    pub fn chosen(&self) -> Option<&str> {
+        self.value
+            .as_deref()
+            .or(self.selected_option.as_ref().map(|o| o.value.as_str()))
+    }
 }
 
 impl ViewSubmission {

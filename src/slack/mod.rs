@@ -11,7 +11,9 @@ pub mod oauth;
 pub mod rich_text;
 pub mod verify;
 
-pub use client::{HistoryMessage, HistoryPage, HistoryRequest, Posted, SlackApi};
+pub use client::{
+    ConversationInfo, HistoryMessage, HistoryPage, HistoryRequest, Post, Posted, SlackApi,
+};
 pub use error::{ErrorClass, SlackError};
 pub use oauth::{OAuthError, SlackOAuth};
 pub use verify::{SignatureVerifier, SignedBody};

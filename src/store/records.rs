@@ -90,6 +90,16 @@ impl Store {
             .collect()
     }
 
+    /// When the next check ahead of time is due, read off its index.
+    pub async fn next_check_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let at: Option<DateTime<Utc>> = on_db!(self, |pool| sqlx::query_scalar(
+            "SELECT MIN(check_at) FROM scheduled_messages WHERE check_at IS NOT NULL"
+        )
+        .fetch_one(pool)
+        .await)?;
+        Ok(at)
+    }
+
     /// Records what a check found on waiting messages (`None`: nothing wrong).
     pub async fn record_warning(
         &self,

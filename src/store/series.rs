@@ -176,16 +176,15 @@ const OCCURRENCE_INSERT: &str = "INSERT INTO scheduled_messages
       group_key, check_at, series_id, occurrence)";
 
 impl Store {
-    /// Stores a series and its first occurrence, or nothing when the
-    /// author already has [`MAX_PENDING_PER_USER`] waiting. Returns the
-    /// series' id and the occurrence's.
+    /// Stores series (one per destination of one submission) with their
+    /// first occurrences, all or nothing: nothing when they would take the
+    /// author past [`MAX_PENDING_PER_USER`]. Returns each series' id and its
+    /// first occurrence's, in the order given.
     pub async fn create_series(
         &self,
-        series: &NewSeries,
+        all: &[NewSeries],
         now: DateTime<Utc>,
-    ) -> Result<(i64, i64), InsertError> {
-        let rule = rule_json(&series.recurrence)?;
-        let first = stamp(series.first.at());
+    ) -> Result<Vec<(i64, i64)>, InsertError> {
         let insert_series = "INSERT INTO series
                  (author_id, team_id, user_id, channel_id, thread_ts, reply_broadcast,
                   unless_replied, unless_posted, group_key, text, rich_text, recurrence, tz,
@@ -199,61 +198,69 @@ impl Store {
                      $14, $15, 1)
              RETURNING id"
         );
-        let insert_first = sqlx::AssertSqlSafe(insert_first);
-        let o = &series.options;
+        // Each occurrence stored raises the author's waiting count (a
+        // trigger), so the next series' check sees it within the transaction.
         macro_rules! run {
             ($tx:expr, $lock:expr) => {{
-                let series_id: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                    "{insert_series}{} RETURNING id",
-                    $lock
-                )))
-                .bind(series.author_id)
-                .bind(&series.team_id)
-                .bind(&series.user_id)
-                .bind(&series.channel_id)
-                .bind(o.thread_ts.as_deref())
-                .bind(o.reply_broadcast)
-                .bind(o.conditions.unless_replied)
-                .bind(o.conditions.unless_posted)
-                .bind(o.group_key.as_deref())
-                .bind(series.text.as_str())
-                .bind(series.rich_text.as_deref())
-                .bind(&rule)
-                .bind(series.tz.name())
-                .bind(stamp(series.anchor))
-                .bind(first)
-                .bind(stamp(now))
-                .bind(MAX_PENDING_PER_USER)
-                .fetch_optional(&mut *$tx)
-                .await
-                .map_err(StoreError::from)?;
-                let Some(series_id) = series_id else {
-                    return Err(InsertError::PendingLimit);
-                };
-                let message_id: i64 = sqlx::query_scalar(insert_first)
-                    .bind(series.author_id)
-                    .bind(&series.team_id)
-                    .bind(&series.user_id)
-                    .bind(&series.channel_id)
-                    .bind(series.text.as_str())
-                    .bind(series.rich_text.as_deref())
-                    .bind(first)
-                    .bind(stamp(now))
-                    .bind(o.thread_ts.as_deref())
-                    .bind(o.reply_broadcast)
-                    .bind(o.conditions.unless_replied)
-                    .bind(o.conditions.unless_posted)
-                    .bind(o.group_key.as_deref())
-                    .bind(check_at(first, now))
-                    .bind(series_id)
-                    .fetch_one(&mut *$tx)
-                    .await
-                    .map_err(StoreError::from)?;
-                (series_id, message_id)
+                let mut ids = Vec::with_capacity(all.len());
+                for series in all {
+                    let rule = rule_json(&series.recurrence)?;
+                    let first = stamp(series.first.at());
+                    let o = &series.options;
+                    let sql = sqlx::AssertSqlSafe(format!("{insert_series}{} RETURNING id", $lock));
+                    let series_id: Option<i64> = sqlx::query_scalar(sql)
+                        .bind(series.author_id)
+                        .bind(&series.team_id)
+                        .bind(&series.user_id)
+                        .bind(&series.channel_id)
+                        .bind(o.thread_ts.as_deref())
+                        .bind(o.reply_broadcast)
+                        .bind(o.conditions.unless_replied)
+                        .bind(o.conditions.unless_posted)
+                        .bind(o.group_key.as_deref())
+                        .bind(series.text.as_str())
+                        .bind(series.rich_text.as_deref())
+                        .bind(&rule)
+                        .bind(series.tz.name())
+                        .bind(stamp(series.anchor))
+                        .bind(first)
+                        .bind(stamp(now))
+                        .bind(MAX_PENDING_PER_USER)
+                        .fetch_optional(&mut *$tx)
+                        .await
+                        .map_err(StoreError::from)?;
+                    let Some(series_id) = series_id else {
+                        return Err(InsertError::PendingLimit);
+                    };
+                    let message_id: i64 =
+                        sqlx::query_scalar(sqlx::AssertSqlSafe(insert_first.clone()))
+                            .bind(series.author_id)
+                            .bind(&series.team_id)
+                            .bind(&series.user_id)
+                            .bind(&series.channel_id)
+                            .bind(series.text.as_str())
+                            .bind(series.rich_text.as_deref())
+                            .bind(first)
+                            .bind(stamp(now))
+                            .bind(o.thread_ts.as_deref())
+                            .bind(o.reply_broadcast)
+                            .bind(o.conditions.unless_replied)
+                            .bind(o.conditions.unless_posted)
+                            .bind(o.group_key.as_deref())
+                            .bind(check_at(first, now))
+                            .bind(series_id)
+                            .fetch_one(&mut *$tx)
+                            .await
+                            .map_err(StoreError::from)?;
+                    ids.push((series_id, message_id));
+                }
+                ids
             }};
         }
-        self.count_statement();
-        self.count_statement();
+        for _ in all {
+            self.count_statement();
+            self.count_statement();
+        }
         let ids = match &self.db {
             Db::Sqlite(pool) => {
                 let mut tx = pool.begin().await.map_err(StoreError::from)?;
@@ -342,10 +349,15 @@ impl Store {
             .execute(pool)
             .await
             .map(|r| r.rows_affected()))?;
-        // The series moves on whoever created the occurrence.
-        on_db!(self, |pool| {
-            sqlx::query(
-            "UPDATE series SET occurrences = $2, last_due_at = $3, wants_next = FALSE, updated_at = $4
+        // The series moves on whoever created the occurrence; one that is no
+        // longer active (paused, cancelled meanwhile) stops wanting.
+        on_db!(self, |pool| sqlx::query(
+            "UPDATE series
+             SET occurrences = CASE WHEN o.found THEN $2 ELSE occurrences END,
+                 last_due_at = CASE WHEN o.found THEN $3 ELSE last_due_at END,
+                 wants_next = FALSE, updated_at = $4
+             FROM (SELECT EXISTS (SELECT 1 FROM scheduled_messages
+                                  WHERE series_id = $1 AND occurrence = $2) AS found) AS o
              WHERE id = $1 AND occurrences = $5"
         )
         .bind(series.id)
@@ -355,8 +367,7 @@ impl Store {
         .bind(series.occurrences)
         .execute(pool)
         .await
-        .map(|_| ())
-        })?;
+        .map(|_| ()))?;
         Ok(created == 1)
     }
 

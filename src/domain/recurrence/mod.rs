@@ -15,6 +15,7 @@ use chrono::{NaiveDate, NaiveTime, Weekday};
 use serde::{Deserialize, Serialize};
 
 pub use occurrences::Schedule;
+pub use words::day_name;
 
 /// The most occurrences a series may be given with `for N times`.
 pub const MAX_TIMES: u32 = 1_000;

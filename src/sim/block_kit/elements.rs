@@ -11,6 +11,7 @@
 
 use serde_json::{Map, Value};
 
+use super::inputs::{MULTI_CONVERSATIONS_SELECT, NUMBER_INPUT};
 use super::rich_text::RICH_TEXT;
 use super::table::{any_text, field, plain, required, string, typed, untyped};
 use super::{Checker, Field, Kind, Schema, Surface};
@@ -347,6 +348,7 @@ pub(super) const ACTION_ELEMENTS: &[&Schema] = &[
 /// Elements a section may show beside its text.
 pub(super) const ACCESSORIES: &[&Schema] = &[
     &BUTTON,
+    &MULTI_CONVERSATIONS_SELECT,
     &CHECKBOXES,
     &DATEPICKER,
     &IMAGE_ELEMENT,
@@ -362,6 +364,8 @@ pub(super) const ACCESSORIES: &[&Schema] = &[
 /// Elements of an input block.
 pub(super) const INPUT_ELEMENTS: &[&Schema] = &[
     &PLAIN_TEXT_INPUT,
+    &NUMBER_INPUT,
+    &MULTI_CONVERSATIONS_SELECT,
     &RICH_TEXT_INPUT,
     &CHECKBOXES,
     &RADIO_BUTTONS,

@@ -22,6 +22,7 @@
 
 mod blocks;
 mod elements;
+mod inputs;
 mod rich_text;
 mod table;
 #[cfg(test)]

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use slack_morphism::prelude::*;
 
+use super::rows::{SeriesView, record_line, series_blocks, waiting_blocks};
 use super::{
     ACTION_EDIT, ACTION_NEW, ACTION_SEND_NOW, VIEW_BLOCKS, button, cancel_button, connect_blocks,
     context, escape, md_section, more_line, preview, slack_time,
@@ -28,10 +29,13 @@ fn history_preview(message: &MessageRecord) -> String {
 #[derive(Debug, Clone)]
 pub struct HomeSpec {
     pub counts: MessageCounts,
+    /// Series still going, with their next occurrences.
+    pub series: Vec<SeriesView>,
     pub upcoming: Vec<MessageRecord>,
     pub held: Vec<MessageRecord>,
     pub sent: Vec<MessageRecord>,
     pub failed: Vec<MessageRecord>,
+    pub skipped: Vec<MessageRecord>,
     pub tz: Tz,
     pub now: DateTime<Utc>,
     /// Set when the user has no working token.
@@ -41,27 +45,28 @@ pub struct HomeSpec {
 
 /// One part of the Home tab: a divider, a title, its messages, and a line
 /// (saying how many more there are, or that there is nothing).
-pub(super) struct HomeSection<'a> {
-    pub(super) messages: &'a [MessageRecord],
+pub(super) struct HomeSection {
+    /// How many it has to show.
+    pub(super) items: usize,
     /// Blocks each message takes.
     pub(super) per_message: usize,
     /// Shown even when empty (with a line saying so).
     pub(super) always: bool,
 }
 
-impl HomeSection<'_> {
+impl HomeSection {
     /// Divider, title and the closing line, counted whether or not the
     /// line is needed.
     const OVERHEAD: usize = 3;
 
     fn present(&self) -> bool {
-        self.always || !self.messages.is_empty()
+        self.always || self.items > 0
     }
 }
 
 /// How many messages of each section fit in `budget` blocks, filling the
 /// sections in order and keeping room for the later ones' titles.
-pub(super) fn fit_sections(budget: usize, sections: &[HomeSection<'_>]) -> Vec<usize> {
+pub(super) fn fit_sections(budget: usize, sections: &[HomeSection]) -> Vec<usize> {
     let mut left = budget;
     let mut shown = Vec::with_capacity(sections.len());
     for (i, section) in sections.iter().enumerate() {
@@ -75,10 +80,7 @@ pub(super) fn fit_sections(budget: usize, sections: &[HomeSection<'_>]) -> Vec<u
             .map(|_| HomeSection::OVERHEAD)
             .sum();
         let room = left.saturating_sub(later + HomeSection::OVERHEAD);
-        let count = section
-            .messages
-            .len()
-            .min(room / section.per_message.max(1));
+        let count = section.items.min(room / section.per_message.max(1));
         left = left.saturating_sub(HomeSection::OVERHEAD + count * section.per_message);
         shown.push(count);
     }
@@ -120,34 +122,29 @@ pub fn home_view(spec: &HomeSpec) -> SlackView {
         .into(),
     );
 
+    let section = |items: usize, per_message: usize, always: bool| HomeSection {
+        items,
+        per_message,
+        always,
+    };
     let sections = [
-        HomeSection {
-            messages: &spec.held,
-            per_message: 2,
-            always: false,
-        },
-        HomeSection {
-            messages: &spec.upcoming,
-            per_message: 2,
-            always: true,
-        },
-        HomeSection {
-            messages: &spec.sent,
-            per_message: 1,
-            always: false,
-        },
-        HomeSection {
-            messages: &spec.failed,
-            per_message: 1,
-            always: false,
-        },
+        section(spec.held.len(), 2, false),
+        section(spec.series.len(), 2, false),
+        section(spec.upcoming.len(), 2, true),
+        section(spec.sent.len(), 1, false),
+        section(spec.failed.len(), 1, false),
+        section(spec.skipped.len(), 1, false),
     ];
     let fits = fit_sections(VIEW_BLOCKS.saturating_sub(blocks.len()), &sections);
-    let (held, upcoming, sent, failed) = (
+    let (held, series, upcoming) = (
         &spec.held[..fits[0]],
-        &spec.upcoming[..fits[1]],
-        &spec.sent[..fits[2]],
-        &spec.failed[..fits[3]],
+        &spec.series[..fits[1]],
+        &spec.upcoming[..fits[2]],
+    );
+    let (sent, failed, skipped) = (
+        &spec.sent[..fits[3]],
+        &spec.failed[..fits[4]],
+        &spec.skipped[..fits[5]],
     );
 
     if !spec.held.is_empty() {
@@ -184,6 +181,16 @@ pub fn home_view(spec: &HomeSpec) -> SlackView {
         blocks.extend(more_line(counts.held, held.len(), " waiting for you"));
     }
 
+    if !spec.series.is_empty() {
+        blocks.push(SlackDividerBlock::new().into());
+        blocks.push(md_section("*Repeating*".into()));
+        for view in series {
+            blocks.extend(series_blocks(view, spec.tz));
+        }
+        let total = i64::try_from(spec.series.len()).unwrap_or(i64::MAX);
+        blocks.extend(more_line(total, series.len(), " series"));
+    }
+
     blocks.push(SlackDividerBlock::new().into());
     blocks.push(md_section("*Upcoming*".into()));
     if spec.upcoming.is_empty() {
@@ -193,56 +200,40 @@ pub fn home_view(spec: &HomeSpec) -> SlackView {
         ));
     }
     for message in upcoming {
-        blocks.push(md_section(format!(
-            "<#{}> · {}\n>{}",
-            message.channel_id,
-            slack_time(message.due_at, spec.tz),
-            preview(&message.text)
-        )));
-        blocks.push(
-            SlackActionsBlock::new(vec![
-                button("Edit", ACTION_EDIT, message.id.to_string()).into(),
-                cancel_button(message.id).into(),
-            ])
-            .into(),
-        );
+        blocks.extend(waiting_blocks(message, spec.tz, ""));
     }
     if !spec.upcoming.is_empty() {
         blocks.extend(more_line(counts.pending, upcoming.len(), ""));
     }
 
-    if !spec.sent.is_empty() {
+    for (title, records, total, earlier) in [
+        ("*Recently sent*", sent, counts.sent, " sent earlier"),
+        (
+            "*Recently failed*",
+            failed,
+            counts.failed,
+            " failed earlier",
+        ),
+        (
+            "*Recently skipped*",
+            skipped,
+            counts.skipped,
+            " skipped earlier",
+        ),
+    ] {
+        if records.is_empty() {
+            continue;
+        }
         blocks.push(SlackDividerBlock::new().into());
-        blocks.push(md_section("*Recently sent*".into()));
-        for message in sent {
-            let at = message.sent_at.unwrap_or(message.due_at);
-            blocks.push(context(format!(
-                ":white_check_mark: <#{}> · {} · {}",
-                message.channel_id,
-                slack_time(at, spec.tz),
-                history_preview(message)
+        blocks.push(md_section(title.into()));
+        for message in records {
+            blocks.push(context(record_line(
+                message,
+                spec.tz,
+                &history_preview(message),
             )));
         }
-        blocks.extend(more_line(counts.sent, sent.len(), " sent earlier"));
-    }
-    if !spec.failed.is_empty() {
-        blocks.push(SlackDividerBlock::new().into());
-        blocks.push(md_section("*Recently failed*".into()));
-        for message in failed {
-            let reason = message
-                .reason
-                .as_deref()
-                .map(describe_reason)
-                .unwrap_or_else(|| "unknown reason".into());
-            blocks.push(context(format!(
-                ":x: <#{}> · {} · {}\n_Not posted: {}._",
-                message.channel_id,
-                slack_time(message.due_at, spec.tz),
-                history_preview(message),
-                escape(&reason)
-            )));
-        }
-        blocks.extend(more_line(counts.failed, failed.len(), " failed earlier"));
+        blocks.extend(more_line(total, records.len(), earlier));
     }
     SlackView::Home(SlackHomeView::new(blocks))
 }

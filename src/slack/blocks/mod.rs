@@ -10,12 +10,20 @@ use slack_morphism::prelude::*;
 mod home;
 mod messages;
 mod modal;
+mod rows;
 #[cfg(test)]
 mod tests;
 
 pub use home::{HomeSpec, home_view};
-pub use messages::{help_message, notice_message, pending_list, scheduled_message};
-pub use modal::{ModalSpec, notice_modal, schedule_modal};
+pub use messages::{
+    ListSpec, destinations, foresight_warning, help_message, notice_message, pending_list,
+    schedule_list, scheduled_group, scheduled_message, scheduled_series,
+};
+pub use modal::{
+    EndsChoice, ModalMode, ModalSpec, NewModalMeta, OPTION_BROADCAST, OPTION_UNLESS_POSTED,
+    OPTION_UNLESS_REPLIED, RepeatChoice, RepeatSpec, notice_modal, parse_day, schedule_modal,
+};
+pub use rows::{SeriesView, occurrence_value};
 
 pub const CHANNEL_BLOCK: &str = "channel_block";
 pub const CHANNEL_ACTION: &str = "channel";
@@ -23,17 +31,54 @@ pub const TEXT_BLOCK: &str = "text_block";
 pub const TEXT_ACTION: &str = "text";
 pub const WHEN_BLOCK: &str = "when_block";
 pub const WHEN_ACTION: &str = "when";
+pub const ALSO_BLOCK: &str = "also_block";
+pub const ALSO_ACTION: &str = "also";
+pub const REPEAT_BLOCK: &str = "repeat_block";
+pub const REPEAT_ACTION: &str = "repeat";
+pub const DAYS_BLOCK: &str = "days_block";
+pub const DAYS_ACTION: &str = "days";
+pub const HOURS_BLOCK: &str = "hours_block";
+pub const HOURS_ACTION: &str = "hours";
+pub const ENDS_BLOCK: &str = "ends_block";
+pub const ENDS_ACTION: &str = "ends";
+pub const UNTIL_BLOCK: &str = "until_block";
+pub const UNTIL_ACTION: &str = "until";
+pub const TIMES_BLOCK: &str = "times_block";
+pub const TIMES_ACTION: &str = "times";
+pub const OPTIONS_BLOCK: &str = "options_block";
+pub const OPTIONS_ACTION: &str = "options";
 
 /// The modal's `callback_id` when scheduling a new message.
 pub const NEW_CALLBACK: &str = "schedule_new";
 /// The modal's `callback_id` when editing one (its id in `private_metadata`).
 pub const EDIT_CALLBACK: &str = "schedule_edit";
+/// The modal's `callback_id` when editing a whole series (its id in `private_metadata`).
+pub const SERIES_CALLBACK: &str = "schedule_series";
+/// The message shortcut that schedules a reply in a message's thread.
+pub const REPLY_SHORTCUT: &str = "schedule_reply";
 
 pub const ACTION_EDIT: &str = "edit_message";
 pub const ACTION_CANCEL: &str = "cancel_message";
 pub const ACTION_SEND_NOW: &str = "send_now";
 pub const ACTION_NEW: &str = "open_schedule_modal";
 pub const ACTION_CONNECT: &str = "connect_account";
+pub const ACTION_SKIP: &str = "skip_occurrence";
+pub const ACTION_EDIT_SERIES: &str = "edit_series";
+pub const ACTION_PAUSE_SERIES: &str = "pause_series";
+pub const ACTION_RESUME_SERIES: &str = "resume_series";
+pub const ACTION_CANCEL_SERIES: &str = "cancel_series";
+/// The modal's Repeat and Ends choices (dispatched as they change).
+pub const ACTION_REPEAT_CHOICE: &str = REPEAT_ACTION;
+pub const ACTION_ENDS_CHOICE: &str = ENDS_ACTION;
+/// Buttons after which a `/schedule list` message is shown again.
+pub const CHANGES_LIST: &[&str] = &[
+    ACTION_CANCEL,
+    ACTION_SEND_NOW,
+    ACTION_SKIP,
+    ACTION_PAUSE_SERIES,
+    ACTION_RESUME_SERIES,
+    ACTION_CANCEL_SERIES,
+];
 
 /// "Up to 50 blocks in each message, 100 blocks in modals or Home tabs"
 /// (docs.slack.dev/reference/block-kit/blocks).
@@ -48,6 +93,7 @@ pub const LIST_FITS: usize = (MESSAGE_BLOCKS - 2) / 2;
 pub const HOME_HELD: usize = 10;
 pub const HOME_UPCOMING: usize = 20;
 pub const HOME_RECENT: usize = 5;
+pub const HOME_SERIES: usize = 10;
 /// How much of a message a list shows.
 const PREVIEW_CHARS: usize = 150;
 

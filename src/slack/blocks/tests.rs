@@ -26,12 +26,8 @@ fn next_full_hour_respects_half_hour_zones() {
 #[test]
 fn the_modal_has_its_three_fields_and_the_times_initial_value() {
     let spec = ModalSpec {
-        editing: None,
-        channel: None,
         message: Some(RichText::from_markup("draft for <@U1> &amp; co")),
-        due: at(17, 0),
-        notice: None,
-        connect_url: None,
+        ..ModalSpec::new(at(17, 0))
     };
     let json = serde_json::to_value(schedule_modal(&spec)).expect("serialises");
     let blocks = json["blocks"].as_array().expect("blocks");
@@ -39,12 +35,28 @@ fn the_modal_has_its_three_fields_and_the_times_initial_value() {
         .iter()
         .filter_map(|b| b["block_id"].as_str())
         .collect();
-    assert_eq!(ids, [CHANNEL_BLOCK, TEXT_BLOCK, WHEN_BLOCK]);
+    assert_eq!(
+        ids,
+        [
+            CHANNEL_BLOCK,
+            ALSO_BLOCK,
+            TEXT_BLOCK,
+            WHEN_BLOCK,
+            REPEAT_BLOCK,
+            OPTIONS_BLOCK
+        ]
+    );
     assert_eq!(
         blocks[0]["element"]["default_to_current_conversation"],
         true
     );
-    let message = &blocks[1]["element"];
+    assert_eq!(blocks[1]["element"]["type"], "multi_conversations_select");
+    assert_eq!(blocks[1]["element"]["max_selected_items"], 9);
+    assert_eq!(
+        blocks[4]["dispatch_action"], true,
+        "the repeat choice updates the modal"
+    );
+    let message = &blocks[2]["element"];
     assert_eq!(message["type"], "rich_text_input");
     assert_eq!(message["action_id"], TEXT_ACTION);
     assert_eq!(
@@ -53,7 +65,7 @@ fn the_modal_has_its_three_fields_and_the_times_initial_value() {
             {"type": "text", "text": "draft for "}, {"type": "user", "user_id": "U1"}, {"type": "text", "text": " & co"}]}]})
     );
     assert_eq!(
-        blocks[2]["element"]["initial_date_time"],
+        blocks[3]["element"]["initial_date_time"],
         at(17, 0).timestamp()
     );
     assert_eq!(json["callback_id"], NEW_CALLBACK);
@@ -63,12 +75,13 @@ fn the_modal_has_its_three_fields_and_the_times_initial_value() {
 #[test]
 fn an_edit_modal_names_the_message_and_preselects_its_channel() {
     let spec = ModalSpec {
-        editing: Some(42),
+        mode: ModalMode::EditMessage {
+            id: 42,
+            occurrence: false,
+        },
         channel: Some("C9".into()),
-        message: None,
-        due: at(9, 0),
-        notice: None,
         connect_url: Some("https://x.test/slack/install".into()),
+        ..ModalSpec::new(at(9, 0))
     };
     let json = serde_json::to_value(schedule_modal(&spec)).expect("serialises");
     assert_eq!(json["private_metadata"], "42");
@@ -167,6 +180,38 @@ fn blocks_json(content: &SlackMessageContent) -> serde_json::Value {
     serde_json::to_value(&content.blocks).expect("serialises")
 }
 
+fn series_record(id: i64) -> crate::store::SeriesRecord {
+    use crate::domain::recurrence::{Ends, Recurrence, Repeat};
+    crate::store::SeriesRecord {
+        id,
+        author_id: 1,
+        team_id: "T1".into(),
+        user_id: "U1".into(),
+        channel_id: "C1".into(),
+        text: format!("standup <{id}> & notes {}", "y".repeat(300)),
+        rich_text: None,
+        options: Default::default(),
+        recurrence: Recurrence {
+            repeat: Repeat::Weekday {
+                at: chrono::NaiveTime::from_hms_opt(9, 0, 0).expect("time"),
+            },
+            ends: Ends::After { times: 100 },
+        },
+        tz: chrono_tz::Europe::Berlin,
+        anchor: at(8, 0),
+        skipped: Vec::new(),
+        status: if id % 2 == 0 {
+            crate::store::SeriesStatus::Active
+        } else {
+            crate::store::SeriesStatus::Paused
+        },
+        occurrences: 1,
+        last_due_at: None,
+        created_at: at(8, 0),
+        updated_at: at(8, 0),
+    }
+}
+
 fn home_of(held: i64, upcoming: i64, sent: i64, failed: i64, connect: bool) -> HomeSpec {
     HomeSpec {
         counts: MessageCounts {
@@ -175,8 +220,10 @@ fn home_of(held: i64, upcoming: i64, sent: i64, failed: i64, connect: bool) -> H
             sent,
             failed,
             cancelled: 0,
-            skipped: 0,
+            skipped: failed,
         },
+        series: Vec::new(),
+        skipped: records(MessageStatus::Skipped, failed.min(HOME_RECENT as i64), 4000),
         held: records(MessageStatus::Held, held.min(HOME_HELD as i64), 0),
         upcoming: records(
             MessageStatus::Pending,
@@ -195,8 +242,6 @@ fn home_of(held: i64, upcoming: i64, sent: i64, failed: i64, connect: bool) -> H
 #[test]
 fn every_modal_the_app_opens_is_valid_block_kit() {
     let new = ModalSpec {
-        editing: None,
-        channel: None,
         message: Some(RichText::from_markup(&format!(
             "{} *bold* <@U1> <https://x.test|x> :tada:\n&gt; quote\n```code```",
             "a".repeat(4000)
@@ -207,17 +252,58 @@ fn every_modal_the_app_opens_is_valid_block_kit() {
             preview(&"<&>".repeat(500))
         )),
         connect_url: Some("https://x.test/slack/install?team=T1".into()),
+        ..ModalSpec::new(at(17, 0))
     };
     let edit = ModalSpec {
-        editing: Some(42),
+        mode: ModalMode::EditMessage {
+            id: 42,
+            occurrence: true,
+        },
         channel: Some("C9".into()),
         ..new.clone()
     };
-    for view in [
+    let every_choice = [
+        RepeatChoice::Never,
+        RepeatChoice::Daily,
+        RepeatChoice::Weekdays,
+        RepeatChoice::Weekly,
+        RepeatChoice::MonthlyDay,
+        RepeatChoice::MonthlyWeekday,
+        RepeatChoice::Hourly,
+    ];
+    let mut views = vec![
         schedule_modal(&new),
         schedule_modal(&edit),
         notice_modal("Scheduler", "That message is not yours."),
-    ] {
+    ];
+    for (i, choice) in every_choice.into_iter().enumerate() {
+        let ends = [EndsChoice::Never, EndsChoice::On, EndsChoice::After][i % 3];
+        let repeat = RepeatSpec {
+            choice,
+            days: vec![chrono::Weekday::Mon, chrono::Weekday::Thu],
+            hours: Some(2),
+            ends,
+            until: chrono::NaiveDate::from_ymd_opt(2027, 3, 1),
+            times: Some(10),
+        };
+        let reply = ModalSpec {
+            mode: ModalMode::Reply {
+                channel_id: "C1".into(),
+                thread_ts: "1700000000.000100".into(),
+            },
+            in_thread: true,
+            repeat: repeat.clone(),
+            ..new.clone()
+        };
+        let series = ModalSpec {
+            mode: ModalMode::EditSeries(7),
+            repeat,
+            ..new.clone()
+        };
+        views.push(schedule_modal(&reply));
+        views.push(schedule_modal(&series));
+    }
+    for view in views {
         let json = view_json(&view);
         assert_eq!(check_view(&json), Vec::<String>::new(), "{json}");
     }
@@ -263,16 +349,53 @@ fn a_full_home_tab_shows_the_most_relevant_and_says_how_many_more() {
 }
 
 #[test]
+fn a_home_tab_with_series_and_every_history_is_valid_and_fits() {
+    let mut spec = home_of(300, 300, 300, 300, false);
+    spec.series = (0..HOME_SERIES as i64)
+        .map(|id| SeriesView::of(series_record(id), at(12, 0), 5))
+        .collect();
+    let json = view_json(&home_view(&spec));
+    assert_eq!(check_view(&json), Vec::<String>::new(), "{json}");
+    assert!(json["blocks"].as_array().expect("blocks").len() <= 100);
+    let text = json.to_string();
+    assert!(
+        text.contains("*Repeating*") && text.contains("every weekday at 9:00 AM"),
+        "{text}"
+    );
+    assert!(text.contains("_paused_"), "a paused series says so");
+    assert!(
+        text.contains(ACTION_SKIP)
+            && text.contains(ACTION_PAUSE_SERIES)
+            && text.contains(ACTION_RESUME_SERIES)
+    );
+
+    let mut light = home_of(0, 3, 2, 1, false);
+    light.series = vec![SeriesView::of(series_record(2), at(12, 0), 5)];
+    light.sent[0].permalink = Some("https://acme.slack.com/archives/C1/p1".into());
+    light.sent[0].attempts = 2;
+    let text = view_json(&home_view(&light)).to_string();
+    assert!(text.contains("*Recently skipped*"), "{text}");
+    assert!(
+        text.contains("<https://acme.slack.com/archives/C1/p1|View>"),
+        "the permalink"
+    );
+    assert!(text.contains("after 2 attempts"));
+    assert!(
+        text.contains("Skip Thu, Dec 24, 9:00 AM") || text.contains("Skip Fri, Dec 25, 9:00 AM"),
+        "{text}"
+    );
+}
+
+#[test]
 fn sections_give_way_to_later_ones_when_the_budget_is_short() {
-    let many = records(MessageStatus::Held, 80, 0);
     let sections = [
         HomeSection {
-            messages: &many,
+            items: 80,
             per_message: 2,
             always: false,
         },
         HomeSection {
-            messages: &many,
+            items: 80,
             per_message: 2,
             always: true,
         },

@@ -14,6 +14,10 @@ use slack_morphism::prelude::*;
 use super::SlackError;
 use super::rich_text::RichText;
 
+mod reading;
+
+pub use reading::{ConversationInfo, HistoryMessage, HistoryPage, HistoryRequest};
+
 /// The event type our posts carry in their message metadata.
 pub const METADATA_EVENT_TYPE: &str = "scheduled_message";
 /// The metadata payload field naming the scheduled message.
@@ -35,13 +39,15 @@ impl std::fmt::Debug for SlackApi {
     }
 }
 
-/// A message read back from `conversations.history`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HistoryMessage {
-    pub ts: String,
-    pub user: Option<String>,
-    pub text: String,
-    /// The scheduled message id from our metadata, if the post carried it.
+/// A message to post as its author.
+#[derive(Debug, Clone, Copy)]
+pub struct Post<'a> {
+    pub channel_id: &'a str,
+    pub text: &'a str,
+    pub rich_text: Option<&'a str>,
+    /// A reply in this thread, and whether it is also sent to the channel.
+    pub thread_ts: Option<&'a str>,
+    pub reply_broadcast: bool,
     pub scheduled_message_id: Option<i64>,
 }
 
@@ -51,26 +57,6 @@ pub struct Posted {
     pub ts: String,
     /// The message as posted carries our metadata.
     pub metadata_kept: bool,
-}
-
-/// What to read of a conversation's history.
-#[derive(Debug, Clone)]
-pub struct HistoryRequest<'a> {
-    pub channel_id: &'a str,
-    pub oldest: DateTime<Utc>,
-    pub latest: Option<DateTime<Utc>>,
-    pub cursor: Option<&'a str>,
-    pub limit: u32,
-}
-
-/// One page of history.
-#[derive(Debug, Clone, Default)]
-pub struct HistoryPage {
-    pub messages: Vec<HistoryMessage>,
-    /// Where the next page starts, if there is one.
-    pub next_cursor: Option<String>,
-    /// Nothing older than this page lies in the range asked for.
-    pub complete: bool,
 }
 
 /// What `users.info` tells us that we use.
@@ -123,12 +109,7 @@ impl SlackApi {
         result
     }
 
-    /// Posts `text` into `channel` as the token's owner, tagged with
-    /// metadata naming the scheduled message when `scheduled_message_id` is
-    /// given. With `rich_text` (a `rich_text` block's JSON), the post
-    /// carries it in `blocks` and `text` is its notification and fallback.
-    /// Returns Slack's `ts`, and whether the posted message kept the
-    /// metadata (Slack may drop it from user-token posts).
+    /// Posts `text` into `channel` as the token's owner; see [`SlackApi::post`].
     pub async fn post_message(
         &self,
         token: &SecretString,
@@ -138,9 +119,32 @@ impl SlackApi {
         rich_text: Option<&str>,
         scheduled_message_id: Option<i64>,
     ) -> Result<Posted, SlackError> {
+        let post = Post {
+            channel_id,
+            text,
+            rich_text,
+            thread_ts: None,
+            reply_broadcast: false,
+            scheduled_message_id,
+        };
+        self.post(token, team_id, &post).await
+    }
+
+    /// Posts a message as the token's owner, tagged with metadata naming
+    /// the scheduled message when `scheduled_message_id` is given. With
+    /// `rich_text` (a `rich_text` block's JSON), the post carries it in
+    /// `blocks` and `text` is its notification and fallback. Returns
+    /// Slack's `ts`, and whether the posted message kept the metadata
+    /// (Slack may drop it from user-token posts).
+    pub async fn post(
+        &self,
+        token: &SecretString,
+        team_id: &str,
+        post: &Post<'_>,
+    ) -> Result<Posted, SlackError> {
         let token = Self::token(token, team_id);
-        let mut content = SlackMessageContent::new().with_text(text.to_owned());
-        match rich_text.map(RichText::from_json) {
+        let mut content = SlackMessageContent::new().with_text(post.text.to_owned());
+        match post.rich_text.map(RichText::from_json) {
             Some(Ok(rich_text)) => {
                 content =
                     content.with_blocks(vec![SlackBlock::RichText(rich_text.block().clone())]);
@@ -151,7 +155,7 @@ impl SlackApi {
             }
             None => {}
         }
-        if let Some(id) = scheduled_message_id {
+        if let Some(id) = post.scheduled_message_id {
             content = content.with_metadata(SlackMessageMetadata {
                 event_type: METADATA_EVENT_TYPE.to_owned(),
                 event_payload: Some(
@@ -161,12 +165,18 @@ impl SlackApi {
                 ),
             });
         }
-        let request = SlackApiChatPostMessageRequest::new(
-            SlackChannelId::new(channel_id.to_owned()),
+        let mut request = SlackApiChatPostMessageRequest::new(
+            SlackChannelId::new(post.channel_id.to_owned()),
             content,
         );
+        if let Some(thread_ts) = post.thread_ts {
+            request = request.with_thread_ts(SlackTs::new(thread_ts.to_owned()));
+            if post.reply_broadcast {
+                request = request.with_reply_broadcast(true);
+            }
+        }
         let answer = self.post_message_request(&token, &request).await?;
-        let metadata_kept = scheduled_message_id.is_some_and(|id| {
+        let metadata_kept = post.scheduled_message_id.is_some_and(|id| {
             answer
                 .pointer("/message/metadata")
                 .and_then(|m| parse_metadata_id(&serde_json::json!({ "metadata": m })))
@@ -220,55 +230,6 @@ impl SlackApi {
         );
         let answer = self.post_message_request(&token, &request).await?;
         Ok(posted_ts(&answer))
-    }
-
-    /// One page of `channel`'s history between `oldest` and `latest`,
-    /// newest first, read as plain JSON: other apps' metadata may hold
-    /// values slack-morphism's types reject. Slack allows apps outside its
-    /// Marketplace one call a minute and 15 messages a page.
-    pub async fn history_page(
-        &self,
-        token: &SecretString,
-        team_id: &str,
-        request: &HistoryRequest<'_>,
-    ) -> Result<HistoryPage, SlackError> {
-        let token = Self::token(token, team_id);
-        let session = self.client.open_session(&token);
-        let mut params = vec![
-            ("channel", Some(request.channel_id.to_owned())),
-            ("oldest", Some(slack_ts(request.oldest))),
-            ("inclusive", Some("true".to_owned())),
-            ("include_all_metadata", Some("true".to_owned())),
-            ("limit", Some(request.limit.to_string())),
-            ("cursor", request.cursor.map(str::to_owned)),
-        ];
-        if let Some(latest) = request.latest {
-            params.push(("latest", Some(slack_ts(latest))));
-        }
-        let page: serde_json::Value = self
-            .call(
-                "conversations.history",
-                session
-                    .http_session_api
-                    .http_get("conversations.history", &params, None),
-            )
-            .await?;
-        let messages = page
-            .get("messages")
-            .and_then(|m| m.as_array())
-            .ok_or_else(|| SlackError::Protocol("conversations.history without messages".into()))?;
-        let next_cursor = page
-            .pointer("/response_metadata/next_cursor")
-            .and_then(|c| c.as_str())
-            .filter(|c| !c.is_empty())
-            .map(str::to_owned);
-        // `has_more` without a cursor still means the page was not the end.
-        let has_more = page.get("has_more").and_then(|m| m.as_bool()) == Some(true);
-        Ok(HistoryPage {
-            messages: messages.iter().filter_map(parse_history_message).collect(),
-            complete: next_cursor.is_none() && !has_more,
-            next_cursor,
-        })
     }
 
     pub async fn users_info(
@@ -339,6 +300,33 @@ impl SlackApi {
             .to_owned())
     }
 
+    /// Replaces an open modal (`hash` guards against a view changed meanwhile).
+    pub async fn update_view(
+        &self,
+        bot_token: &SecretString,
+        team_id: &str,
+        view_id: &str,
+        hash: &str,
+        view: SlackView,
+    ) -> Result<(), SlackError> {
+        let token = Self::token(bot_token, team_id);
+        let session = self.client.open_session(&token);
+        let mut request = SlackApiViewsUpdateRequest::new(view)
+            .with_view_id(SlackViewId::new(view_id.to_owned()));
+        if !hash.is_empty() {
+            request = request.with_hash(hash.to_owned());
+        }
+        let _: serde_json::Value = self
+            .call(
+                "views.update",
+                session
+                    .http_session_api
+                    .http_post("views.update", &request, None),
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Publishes a user's Home tab.
     pub async fn publish_home(
         &self,
@@ -363,7 +351,7 @@ impl SlackApi {
 }
 
 /// Slack's `ts` form of an instant: seconds and microseconds.
-fn slack_ts(at: DateTime<Utc>) -> String {
+pub(super) fn slack_ts(at: DateTime<Utc>) -> String {
     format!("{}.{:06}", at.timestamp(), at.timestamp_subsec_micros())
 }
 
@@ -378,7 +366,7 @@ fn posted_ts(answer: &serde_json::Value) -> String {
 }
 
 /// The scheduled message a message's metadata names, if it is ours.
-fn parse_metadata_id(message: &serde_json::Value) -> Option<i64> {
+pub(super) fn parse_metadata_id(message: &serde_json::Value) -> Option<i64> {
     message
         .pointer("/metadata/event_payload")
         .filter(|_| {
@@ -393,53 +381,4 @@ fn parse_metadata_id(message: &serde_json::Value) -> Option<i64> {
             serde_json::Value::Number(n) => n.as_i64(),
             _ => None,
         })
-}
-
-fn parse_history_message(message: &serde_json::Value) -> Option<HistoryMessage> {
-    let ts = message.get("ts")?.as_str()?.to_owned();
-    let scheduled_message_id = parse_metadata_id(message);
-    Some(HistoryMessage {
-        ts,
-        user: message
-            .get("user")
-            .and_then(|u| u.as_str())
-            .map(str::to_owned),
-        text: message
-            .get("text")
-            .and_then(|t| t.as_str())
-            .unwrap_or_default()
-            .to_owned(),
-        scheduled_message_id,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn history_messages_yield_our_metadata_id_in_either_encoding() {
-        let ours = serde_json::json!({"ts": "1.000100", "user": "U1", "text": "hi",
-            "metadata": {"event_type": "scheduled_message", "event_payload": {"scheduled_message_id": "42"}}});
-        let numeric = serde_json::json!({"ts": "1.2", "text": "x",
-            "metadata": {"event_type": "scheduled_message", "event_payload": {"scheduled_message_id": 7}}});
-        let foreign = serde_json::json!({"ts": "1.3", "text": "y",
-            "metadata": {"event_type": "other_app", "event_payload": {"scheduled_message_id": "42"}}});
-        assert_eq!(
-            parse_history_message(&ours).and_then(|m| m.scheduled_message_id),
-            Some(42)
-        );
-        assert_eq!(
-            parse_history_message(&numeric).and_then(|m| m.scheduled_message_id),
-            Some(7)
-        );
-        assert_eq!(
-            parse_history_message(&foreign).and_then(|m| m.scheduled_message_id),
-            None
-        );
-        assert_eq!(
-            parse_history_message(&serde_json::json!({"text": "no ts"})),
-            None
-        );
-    }
 }
