@@ -35,6 +35,9 @@ const CALLS_PER_MINUTE: u32 = 40;
 const LONGEST_WAIT: Duration = Duration::from_secs(30);
 /// The longest the loop sleeps without looking.
 const LOOK_AT_LEAST_EVERY: Duration = Duration::from_secs(60);
+/// Checks due this soon are made together, so that an author with several
+/// messages due close together gets one DM, not one each.
+const LOOK_AHEAD: chrono::Duration = chrono::Duration::minutes(2);
 /// Tokens this close to expiry are refreshed before a check.
 const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
 /// How long a check waits for another refresh of the author's token.
@@ -116,9 +119,7 @@ impl Foresight {
         }
         for (target, ids) in targets {
             let found = self.problem(&target).await?;
-            self.store
-                .record_warning(&ids, found.as_deref(), self.clock.now())
-                .await?;
+            self.store.record_warning(&ids, found.as_deref()).await?;
             if found.is_some() {
                 self.homes.request(&target.team_id, &target.user_id);
             }
@@ -131,12 +132,18 @@ impl Foresight {
     pub async fn sweep(&self) -> Result<usize, StoreError> {
         let mut checked = 0;
         loop {
-            let due = self.store.claim_checks(self.clock.now(), BATCH).await?;
+            let due = self
+                .store
+                .claim_checks(self.clock.now() + LOOK_AHEAD, BATCH)
+                .await?;
             let full = due.len() as i64 == BATCH;
             let mut targets: BTreeMap<Target, Vec<(i64, DateTime<Utc>)>> = BTreeMap::new();
+            // A check that comes too late to help (the message is due, or
+            // settled) is dropped: foresight is worth nothing afterwards.
+            let now = self.clock.now();
             for item in due
                 .into_iter()
-                .filter(|i| matches!(i.status, MessageStatus::Pending))
+                .filter(|i| matches!(i.status, MessageStatus::Pending) && i.due_at > now)
             {
                 let target = Target {
                     team_id: item.team_id,
@@ -153,9 +160,7 @@ impl Foresight {
                 checked += messages.len();
                 let found = self.problem(&target).await?;
                 let ids: Vec<i64> = messages.iter().map(|(id, _)| *id).collect();
-                self.store
-                    .record_warning(&ids, found.as_deref(), self.clock.now())
-                    .await?;
+                self.store.record_warning(&ids, found.as_deref()).await?;
                 if let Some(reason) = found {
                     self.warn(&target, &messages, &reason).await;
                 }
@@ -271,7 +276,9 @@ impl Foresight {
                 tracing::warn!(error = %err, "checks ahead of time failed; trying again later");
             }
             let next = match self.store.next_check_at().await {
-                Ok(Some(at)) => (at - self.clock.now()).to_std().unwrap_or_default(),
+                Ok(Some(at)) => (at - LOOK_AHEAD - self.clock.now())
+                    .to_std()
+                    .unwrap_or_default(),
                 _ => LOOK_AT_LEAST_EVERY,
             };
             tokio::select! {

@@ -101,9 +101,12 @@ pub(super) async fn open_edit(
         return Ok(());
     };
     let now = Utc::now();
+    let after = series
+        .last_due_at
+        .map_or(now, |last| (last - chrono::Duration::seconds(1)).max(now));
     let due = series
         .schedule()
-        .next_after(now)
+        .next_after(after)
         .unwrap_or_else(|| blocks::next_full_hour(now, series.tz));
     let mut spec = ModalSpec::new(due);
     spec.mode = ModalMode::EditSeries(id);

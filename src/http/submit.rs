@@ -191,7 +191,7 @@ fn check_form(
             Ok(Some(recurrence)) => {
                 // The series starts at the time picked: its first occurrence
                 // is that time, or the rule's first after it.
-                let anchor = first.at() - chrono::Duration::minutes(1);
+                let anchor = Schedule::anchor_at(&recurrence, first.at());
                 let schedule = Schedule {
                     recurrence: &recurrence,
                     tz,

@@ -31,6 +31,11 @@ pub(super) enum Limit {
     WorkspacePosts,
     /// `conversations.history` in one workspace; keyed by team.
     History,
+    /// `conversations.replies` in one workspace (its own limit, as high as
+    /// history's); keyed by team.
+    Replies,
+    /// `conversations.info` in one workspace (Tier 3); keyed by team.
+    ConversationInfo,
     /// `views.publish` in one workspace; keyed by team.
     ViewsPublish,
     /// `oauth.v2.access` for one app in one workspace; keyed `client/team`.
@@ -45,6 +50,7 @@ struct Spec {
     channel_rate: Option<(u32, u32)>,
     workspace_posts: Option<u32>,
     history: Option<u32>,
+    conversation_info: Option<u32>,
     views_publish: Option<u32>,
     oauth_access: Option<u32>,
 }
@@ -56,6 +62,7 @@ impl Spec {
             channel_rate: settings.channel_rate,
             workspace_posts: settings.workspace_posts_per_minute,
             history: settings.history_per_minute,
+            conversation_info: settings.conversation_info_per_minute,
             views_publish: settings.views_publish_per_minute,
             oauth_access: settings.oauth_access_per_minute,
         }
@@ -104,6 +111,8 @@ pub(super) struct Limits {
     channel_posts: Option<Keyed>,
     workspace_posts: Option<Window>,
     history: Option<Window>,
+    replies: Option<Window>,
+    conversation_info: Option<Window>,
     views_publish: Option<Window>,
     oauth_access: Option<Window>,
 }
@@ -120,6 +129,8 @@ impl Limits {
                 .and_then(|(rate, burst)| limiter(second, rate, burst)),
             workspace_posts: per_minute(settings.workspace_posts_per_minute),
             history: per_minute(settings.history_per_minute),
+            replies: per_minute(settings.history_per_minute),
+            conversation_info: per_minute(settings.conversation_info_per_minute),
             views_publish: per_minute(settings.views_publish_per_minute),
             oauth_access: per_minute(settings.oauth_access_per_minute),
         }
@@ -144,6 +155,8 @@ impl Limits {
             }
             Limit::WorkspacePosts => &self.workspace_posts,
             Limit::History => &self.history,
+            Limit::Replies => &self.replies,
+            Limit::ConversationInfo => &self.conversation_info,
             Limit::ViewsPublish => &self.views_publish,
             Limit::OAuthAccess => &self.oauth_access,
         };

@@ -418,6 +418,27 @@ impl Simulator {
                 metadata: None,
                 blocks: None,
                 as_bot: false,
+                thread_ts: None,
+                reply_broadcast: false,
+            });
+            ts
+        })
+    }
+
+    /// Puts a reply into a thread as if `user_id` typed it in Slack.
+    pub fn reply_as(&self, channel: &str, thread_ts: &str, user_id: &str, text: &str) -> String {
+        self.with_state(|s| {
+            let ts = s.next_ts();
+            s.messages.push(PostedMessage {
+                channel: channel.into(),
+                ts: ts.clone(),
+                user: user_id.into(),
+                text: text::stored_text(text),
+                metadata: None,
+                blocks: None,
+                as_bot: false,
+                thread_ts: Some(thread_ts.into()),
+                reply_broadcast: false,
             });
             ts
         })

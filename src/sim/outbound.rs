@@ -289,6 +289,49 @@ impl Simulator {
         self.inner.send_interaction(app_url, payload).await
     }
 
+    /// A member of `team_id` chooses the app's message shortcut
+    /// (`callback_id`, "Schedule a reply" for this app) on the message `ts`
+    /// of `channel_id`: the signed `message_action` Slack sends, with a
+    /// fresh trigger.
+    pub async fn send_message_shortcut(
+        &self,
+        app_url: &str,
+        team_id: &str,
+        user_id: &str,
+        channel_id: &str,
+        ts: &str,
+        callback_id: &str,
+    ) -> Result<AppAnswer, reqwest::Error> {
+        let (message, trigger, response_url) = {
+            let message = self.with_state(|s| {
+                s.messages
+                    .iter()
+                    .find(|m| m.channel == channel_id && m.ts == ts)
+                    .cloned()
+            });
+            (
+                message,
+                self.issue_trigger(team_id, user_id),
+                self.issue_response_url(team_id, channel_id, user_id),
+            )
+        };
+        let mut shown = serde_json::json!({"type": "message", "ts": ts});
+        if let Some(message) = message {
+            shown["user"] = Value::String(message.user);
+            shown["text"] = Value::String(message.text);
+            if let Some(parent) = message.thread_ts {
+                shown["thread_ts"] = Value::String(parent);
+            }
+        }
+        let payload = serde_json::json!({
+            "type": "message_action", "callback_id": callback_id, "trigger_id": trigger,
+            "team": {"id": team_id}, "user": {"id": user_id, "team_id": team_id},
+            "channel": {"id": channel_id}, "message": shown, "message_ts": ts,
+            "response_url": response_url, "api_app_id": "A0SIMAPP",
+        });
+        self.inner.send_interaction(app_url, payload).await
+    }
+
     /// Sends a signed Events API envelope to `{app_url}/slack/events`.
     pub async fn send_event(
         &self,

@@ -57,12 +57,16 @@ pub struct SimSettings {
     /// `conversations.history` calls per minute per workspace: 1 for apps
     /// outside the Marketplace (docs.slack.dev/changelog/2025/05/29/
     /// rate-limit-changes-for-non-marketplace-apps), Tier 3 (50) inside it.
+    /// `conversations.replies` has a limit of its own, as high.
     /// `None` = no limit.
     pub history_per_minute: Option<u32>,
     /// The most messages one `conversations.history` page holds (a larger
     /// `limit` is capped to it): 15 outside the Marketplace (same changelog),
     /// 999 inside it (docs.slack.dev/reference/methods/conversations.history).
     pub history_page_max: usize,
+    /// `conversations.info` calls per minute per workspace: Tier 3, 50+
+    /// (docs.slack.dev/reference/methods/conversations.info). `None` = no limit.
+    pub conversation_info_per_minute: Option<u32>,
     /// `views.publish` per minute per workspace: Tier 4, 100+
     /// (docs.slack.dev/reference/methods/views.publish). `None` = no limit.
     pub views_publish_per_minute: Option<u32>,
@@ -101,6 +105,7 @@ impl Default for SimSettings {
             workspace_posts_per_minute: Some(300),
             history_per_minute: Some(1),
             history_page_max: 15,
+            conversation_info_per_minute: Some(50),
             views_publish_per_minute: Some(100),
             oauth_access_per_minute: Some(600),
             redirect_urls: Vec::new(),

@@ -84,6 +84,11 @@ pub struct PostedMessage {
     pub metadata: Option<Value>,
     pub blocks: Option<Value>,
     pub as_bot: bool,
+    /// A reply: its thread's parent `ts`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thread_ts: Option<String>,
+    /// A reply also sent to the channel.
+    pub reply_broadcast: bool,
 }
 
 /// One Web API call as Slack received it.

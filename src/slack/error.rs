@@ -110,6 +110,7 @@ pub fn describe_reason(reason: &str) -> String {
         | "restricted_action_non_threadable_channel"
         | "restricted_action_thread_locked" => "the workspace does not allow you to post there",
         "cannot_reply_to_message" => "that thread no longer accepts replies",
+        "thread_not_found" => "the message it replies to no longer exists",
         "ekm_access_denied" => "your workspace's encryption keys are not available",
         "message_limit_exceeded" => "your workspace has reached its message limit",
         "invalid_auth"

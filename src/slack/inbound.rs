@@ -100,17 +100,22 @@ pub struct ResponseUrl {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct SubmittedView {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub callback_id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub private_metadata: String,
     /// Guards `views.update` against a view changed meanwhile.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub hash: String,
     #[serde(default)]
     pub state: ViewState,
+}
+
+/// A string Slack may send as `null` (a view without private metadata).
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -28,7 +28,7 @@ use crate::store::TokenGrant;
 pub const BOT_SCOPES: &str = "commands,chat:write,users:read";
 /// User scopes: posting as the user, and reading back recent history so a
 /// post whose outcome is in doubt is found rather than posted twice.
-pub const USER_SCOPES: &str = "chat:write,channels:history,groups:history,im:history,mpim:history";
+pub const USER_SCOPES: &str = "chat:write,channels:history,groups:history,im:history,mpim:history,channels:read,groups:read,im:read,mpim:read";
 
 /// What an authorization is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

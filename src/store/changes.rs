@@ -181,7 +181,8 @@ impl Store {
     /// A waiting message the author wants sent now, through the same
     /// delivery path: due now. A held one only once their account is
     /// connected again (their token active), or the post would fail at
-    /// once; never one that may already have been posted.
+    /// once. One that may already have been posted stays in doubt: it is
+    /// looked for before it is posted, as always.
     pub async fn send_now(
         &self,
         id: i64,
@@ -194,7 +195,7 @@ impl Store {
                  SET status = 'pending', due_at = $3, wake_at = $3, reason = NULL,
                      needs_notice = FALSE, notice_attempts = 0, notice_after = NULL,
                      check_at = NULL, updated_at = $3
-                 WHERE id = $1 AND author_id = $2 AND NOT verify_before_post
+                 WHERE id = $1 AND author_id = $2
                    AND (status = 'pending'
                         OR (status = 'held'
                             AND EXISTS (SELECT 1 FROM users

@@ -365,16 +365,18 @@ impl Store {
                             "author_id": m.author_id, "team_id": m.team_id, "user_id": m.user_id,
                             "channel_id": m.channel_id, "text": m.text.as_str(),
                             "rich_text": m.rich_text, "due_at": sqlite_text(m.due.at()),
+                            "check_at": check_at(m.due.at(), now).map(sqlite_text),
                         })
                     })
                     .collect();
                 sqlx::query(
                     "INSERT INTO scheduled_messages
                          (author_id, team_id, user_id, channel_id, text, rich_text, due_at, status,
-                          wake_at, created_at, updated_at)
+                          wake_at, created_at, updated_at, check_at)
                      SELECT value ->> 'author_id', value ->> 'team_id', value ->> 'user_id',
                             value ->> 'channel_id', value ->> 'text', value ->> 'rich_text',
-                            value ->> 'due_at', 'pending', value ->> 'due_at', $2, $2
+                            value ->> 'due_at', 'pending', value ->> 'due_at', $2, $2,
+                            value ->> 'check_at'
                      FROM json_each($1)",
                 )
                 .bind(serde_json::Value::Array(rows).to_string())
@@ -391,6 +393,7 @@ impl Store {
                 let mut text = Vec::with_capacity(messages.len());
                 let mut rich = Vec::with_capacity(messages.len());
                 let mut due = Vec::with_capacity(messages.len());
+                let mut check = Vec::with_capacity(messages.len());
                 for m in messages {
                     author.push(m.author_id);
                     team.push(m.team_id.as_str());
@@ -399,14 +402,16 @@ impl Store {
                     text.push(m.text.as_str());
                     rich.push(m.rich_text.as_deref());
                     due.push(stamp(m.due.at()));
+                    check.push(check_at(m.due.at(), now));
                 }
                 sqlx::query(
                     "INSERT INTO scheduled_messages
                          (author_id, team_id, user_id, channel_id, text, rich_text, due_at, status,
-                          wake_at, created_at, updated_at)
-                     SELECT a, t, u, c, x, r, d, 'pending', d, $7, $7
+                          wake_at, created_at, updated_at, check_at)
+                     SELECT a, t, u, c, x, r, d, 'pending', d, $7, $7, k
                      FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[],
-                                 $6::timestamptz[], $8::text[]) AS m(a, t, u, c, x, d, r)",
+                                 $6::timestamptz[], $8::text[], $9::timestamptz[])
+                          AS m(a, t, u, c, x, d, r, k)",
                 )
                 .bind(author)
                 .bind(team)
@@ -416,6 +421,7 @@ impl Store {
                 .bind(due)
                 .bind(now)
                 .bind(rich)
+                .bind(check)
                 .execute(pool)
                 .await?
                 .rows_affected()

@@ -100,12 +100,13 @@ impl Store {
         Ok(at)
     }
 
-    /// Records what a check found on waiting messages (`None`: nothing wrong).
+    /// Records what a check found on waiting messages (`None`: nothing
+    /// wrong). An annotation, not a change: `updated_at` stays, and rows
+    /// that already say so are not written.
     pub async fn record_warning(
         &self,
         ids: &[i64],
         warning: Option<&str>,
-        now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         if ids.is_empty() {
             return Ok(());
@@ -115,24 +116,23 @@ impl Store {
         match &self.db {
             Db::Sqlite(pool) => {
                 sqlx::query(
-                    "UPDATE scheduled_messages SET warning = $2, updated_at = $3
+                    "UPDATE scheduled_messages SET warning = $2
                      WHERE id IN (SELECT value FROM json_each($1))
-                       AND status IN ('pending', 'held')",
+                       AND status IN ('pending', 'held') AND warning IS NOT $2",
                 )
                 .bind(list)
                 .bind(warning)
-                .bind(stamp(now))
                 .execute(pool)
                 .await?;
             }
             Db::Postgres(pool) => {
                 sqlx::query(
-                    "UPDATE scheduled_messages SET warning = $2, updated_at = $3
-                     WHERE id = ANY($1) AND status IN ('pending', 'held')",
+                    "UPDATE scheduled_messages SET warning = $2
+                     WHERE id = ANY($1) AND status IN ('pending', 'held')
+                       AND warning IS DISTINCT FROM $2",
                 )
                 .bind(ids)
                 .bind(warning)
-                .bind(stamp(now))
                 .execute(pool)
                 .await?;
             }

@@ -73,9 +73,11 @@ on_both_backends! {
         );
         assert!(app.sim.calls(Some("chat.postMessage")).iter().all(|c| c.outcome == "ok"), "Slack refused nothing");
 
-        // The list is empty again, and the Home tab shows both as sent.
+        // Nothing waits any more; the list keeps both delivery records,
+        // each with its permalink, and the Home tab shows both as sent.
         let list = app.command(ALICE, GENERAL, "list").await;
-        assert!(list.body.contains("no scheduled messages"), "{}", list.body);
+        assert!(list.body.contains("(0)") && list.body.contains("Journey: modal"), "{}", list.body);
+        assert_eq!(list.body.matches("|View>").count(), 2, "{}", list.body);
         app.event("Ev-journey", serde_json::json!({"type": "app_home_opened", "user": ALICE, "channel": "D0001", "tab": "home"})).await;
         let home = wait_until("the home shows both sent", Duration::from_secs(10), || async {
             app.sim.home_view(ALICE).map(|v| v.to_string()).filter(|v| v.contains("Journey: modal") && v.contains("*2* sent"))

@@ -36,6 +36,16 @@ pub struct Schedule<'a> {
 }
 
 impl<'a> Schedule<'a> {
+    /// The anchor of a series whose first occurrence is `first` or the
+    /// rule's first after it (a time picked in the modal): just before it
+    /// for a calendar pattern, `first` itself for an hourly one.
+    pub fn anchor_at(recurrence: &Recurrence, first: DateTime<Utc>) -> DateTime<Utc> {
+        match recurrence.repeat {
+            Repeat::Hours { .. } => first,
+            _ => first - TimeDelta::seconds(1),
+        }
+    }
+
     /// The anchor of a series that starts now: the next whole minute for a
     /// calendar pattern (so that no occurrence lies in the past and `for N
     /// times` counts only those to come), the first occurrence itself,
@@ -151,7 +161,7 @@ impl<'a> Schedule<'a> {
             | Repeat::MonthWeekday { at, .. } => rule
                 .by_hour(vec![at.hour() as u8])
                 .by_minute(vec![at.minute() as u8])
-                .by_second(vec![0]),
+                .by_second(vec![at.second() as u8]),
         };
         let hourly = matches!(repeat, Repeat::Hours { .. });
         let start = if hourly {
@@ -182,8 +192,8 @@ impl<'a> Schedule<'a> {
 }
 
 /// A wall-clock time for `rrule`, which has no zone-less type: UTC stands
-/// in for "no zone" (it has no gaps and no repeats).
+/// in for "no zone" (it has no gaps and no repeats). Whole seconds.
 fn floating(at: NaiveDateTime) -> Option<DateTime<rrule::Tz>> {
-    let at = at.with_second(0)?.with_nanosecond(0)?;
+    let at = at.with_nanosecond(0)?;
     rrule::Tz::UTC.from_local_datetime(&at).single()
 }

@@ -79,6 +79,20 @@ pub(super) fn post_message(
             MetadataMode::Dropped => metadata = None,
         }
     }
+    // A reply names its thread by the parent's `ts`, which must be a
+    // message of the channel that is not itself a reply.
+    let thread_ts = str_param(params, "thread_ts").map(str::to_owned);
+    if let Some(parent) = &thread_ts
+        && !state
+            .messages
+            .iter()
+            .any(|m| m.channel == channel_id && m.ts == *parent && m.thread_ts.is_none())
+    {
+        return refuse("thread_not_found");
+    }
+    let broadcast_asked = matches!(params.get("reply_broadcast"), Some(Value::Bool(true)))
+        || str_param(params, "reply_broadcast") == Some("true");
+    let reply_broadcast = thread_ts.is_some() && broadcast_asked;
     limits
         .take(
             Limit::ChannelPosts,
@@ -98,9 +112,14 @@ pub(super) fn post_message(
         metadata: metadata.clone(),
         blocks: blocks.clone(),
         as_bot: caller.kind == TokenKind::Bot,
+        thread_ts: thread_ts.clone(),
+        reply_broadcast,
     });
     let mut shown = json!({"type": "message", "text": text, "user": caller.user_id, "ts": ts,
                            "team": caller.team_id});
+    if let Some(parent) = thread_ts {
+        shown["thread_ts"] = Value::String(parent);
+    }
     if let Some(metadata) = metadata {
         shown["metadata"] = metadata;
     }
@@ -176,7 +195,9 @@ fn ts_key(ts: &str) -> Option<(i64, i64)> {
 
 /// `conversations.history`, newest first, a page at a time: at most
 /// `history_page_max` messages a page however large the `limit` asked
-/// for, with `has_more` and `next_cursor` for the rest.
+/// for, with `has_more` and `next_cursor` for the rest. Replies in threads
+/// are not in a channel's history, unless also sent to the channel
+/// (docs.slack.dev/reference/methods/conversations.history).
 pub(super) fn history(
     state: &mut SimState,
     limits: &Limits,
@@ -186,6 +207,51 @@ pub(super) fn history(
     limits
         .take(Limit::History, &caller.team_id)
         .map_err(Refusal::RateLimited)?;
+    let channel_id = readable_channel(state, caller, params)?;
+    page(
+        state,
+        params,
+        newest_first(state, |m| {
+            m.channel == channel_id && (m.thread_ts.is_none() || m.reply_broadcast)
+        }),
+    )
+}
+
+/// `conversations.replies`: a thread, its parent first, oldest first, under
+/// the same limits as history (docs.slack.dev/changelog/2025/05/29/
+/// rate-limit-changes-for-non-marketplace-apps names both methods).
+pub(super) fn replies(
+    state: &mut SimState,
+    limits: &Limits,
+    caller: &SimToken,
+    params: &Map<String, Value>,
+) -> Result<Value, Refusal> {
+    limits
+        .take(Limit::Replies, &caller.team_id)
+        .map_err(Refusal::RateLimited)?;
+    let channel_id = readable_channel(state, caller, params)?;
+    let thread =
+        str_param(params, "ts").ok_or_else(|| Refusal::Error("thread_not_found".into()))?;
+    if !state
+        .messages
+        .iter()
+        .any(|m| m.channel == channel_id && m.ts == thread && m.thread_ts.is_none())
+    {
+        return refuse("thread_not_found");
+    }
+    let mut thread_messages = newest_first(state, |m| {
+        m.channel == channel_id && (m.ts == thread || m.thread_ts.as_deref() == Some(thread))
+    });
+    thread_messages.reverse();
+    page(state, params, thread_messages)
+}
+
+/// The channel a read names, if the caller may read it.
+fn readable_channel(
+    state: &SimState,
+    caller: &SimToken,
+    params: &Map<String, Value>,
+) -> Result<String, Refusal> {
     let channel_id =
         str_param(params, "channel").ok_or_else(|| Refusal::Error("channel_not_found".into()))?;
     let channel = match state.channels.get(channel_id) {
@@ -195,6 +261,22 @@ pub(super) fn history(
     if !channel.members.contains(&caller.user_id) {
         return refuse("not_in_channel");
     }
+    Ok(channel_id.to_owned())
+}
+
+fn newest_first(state: &SimState, keep: impl Fn(&PostedMessage) -> bool) -> Vec<PostedMessage> {
+    let mut kept: Vec<PostedMessage> = state.messages.iter().filter(|m| keep(m)).cloned().collect();
+    kept.sort_by_key(|m| std::cmp::Reverse(ts_key(&m.ts)));
+    kept
+}
+
+/// One page of `messages` (in the order given) within `oldest` and
+/// `latest`, `history_page_max` at most, with a cursor for the rest.
+fn page(
+    state: &SimState,
+    params: &Map<String, Value>,
+    messages: Vec<PostedMessage>,
+) -> Result<Value, Refusal> {
     let oldest = str_param(params, "oldest").and_then(ts_key);
     let latest = str_param(params, "latest").and_then(ts_key);
     let limit = str_param(params, "limit")
@@ -205,22 +287,22 @@ pub(super) fn history(
         .and_then(|c| c.parse::<usize>().ok())
         .unwrap_or(0);
     let full_metadata = str_param(params, "include_all_metadata") == Some("true");
-    let mut matching: Vec<&PostedMessage> = state
-        .messages
+    let matching: Vec<&PostedMessage> = messages
         .iter()
-        .filter(|m| m.channel == channel_id)
         .filter(|m| {
             let key = ts_key(&m.ts);
             oldest.is_none_or(|o| key > Some(o)) && latest.is_none_or(|l| key < Some(l))
         })
         .collect();
-    matching.sort_by_key(|m| std::cmp::Reverse(ts_key(&m.ts)));
-    let page: Vec<Value> = matching
+    let shown: Vec<Value> = matching
         .iter()
         .skip(offset)
         .take(limit)
         .map(|m| {
             let mut shown = json!({"type": "message", "user": m.user, "text": m.text, "ts": m.ts});
+            if let Some(thread) = &m.thread_ts {
+                shown["thread_ts"] = Value::String(thread.clone());
+            }
             if let Some(blocks) = &m.blocks {
                 shown["blocks"] = blocks.clone();
             }
@@ -241,6 +323,6 @@ pub(super) fn history(
         String::new()
     };
     Ok(
-        json!({"messages": page, "has_more": has_more, "response_metadata": {"next_cursor": next_cursor}}),
+        json!({"messages": shown, "has_more": has_more, "response_metadata": {"next_cursor": next_cursor}}),
     )
 }

@@ -1,7 +1,9 @@
 //! The Web API methods the app calls, as Slack answers them: the same
 //! shapes, the same error codes, the same rate-limit answers.
 //!
-//! - `chat`: `chat.postMessage`, `chat.postEphemeral`, `conversations.history`.
+//! - `chat`: `chat.postMessage`, `chat.postEphemeral`, `conversations.history`
+//!   and `conversations.replies`.
+//! - `conversations`: `conversations.info`, `chat.getPermalink`.
 //! - `views`: `views.open`, `views.publish`, `views.update`.
 //! - `oauth`: `oauth.v2.access`.
 //!
@@ -9,6 +11,7 @@
 //! records the call.
 
 mod chat;
+mod conversations;
 mod oauth;
 mod views;
 
@@ -287,6 +290,18 @@ impl SimInner {
             "conversations.history" => {
                 let caller = authed(state, token)?;
                 chat::history(state, &limits, &caller, params)
+            }
+            "conversations.replies" => {
+                let caller = authed(state, token)?;
+                chat::replies(state, &limits, &caller, params)
+            }
+            "conversations.info" => {
+                let caller = authed(state, token)?;
+                conversations::info(state, &limits, &caller, params)
+            }
+            "chat.getPermalink" => {
+                let caller = authed(state, token)?;
+                conversations::permalink(state, &caller, params)
             }
             "conversations.open" => {
                 let caller = authed(state, token)?;

@@ -123,6 +123,13 @@ pub(super) fn views_update(
         .iter_mut()
         .find(|v| v.id == view_id)
         .ok_or_else(|| Refusal::Error("not_found".into()))?;
+    // "hash_conflict: The provided hash doesn't match the current hash of
+    // the view" (docs.slack.dev/reference/methods/views.update).
+    if let Some(hash) = str_param(params, "hash")
+        && existing.view.get("hash").and_then(Value::as_str) != Some(hash)
+    {
+        return refuse("hash_conflict");
+    }
     let shown = stateful_view(view, view_id, &caller.team_id);
     existing.view = shown.clone();
     Ok(json!({"view": shown}))

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use slack_morphism::prelude::*;
 
-use super::rows::{SeriesView, record_line, series_blocks, waiting_blocks};
+use super::rows::{SeriesView, group_places, record_line, series_blocks, waiting_blocks};
 use super::{
     ACTION_EDIT, ACTION_NEW, ACTION_SEND_NOW, VIEW_BLOCKS, button, cancel_button, connect_blocks,
     context, escape, md_section, more_line, preview, slack_time,
@@ -199,8 +199,8 @@ pub fn home_view(spec: &HomeSpec) -> SlackView {
                 .into(),
         ));
     }
-    for message in upcoming {
-        blocks.extend(waiting_blocks(message, spec.tz, ""));
+    for (message, group) in upcoming.iter().zip(group_places(upcoming)) {
+        blocks.extend(waiting_blocks(message, spec.tz, "", group));
     }
     if !spec.upcoming.is_empty() {
         blocks.extend(more_line(counts.pending, upcoming.len(), ""));

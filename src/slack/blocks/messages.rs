@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use slack_morphism::prelude::*;
 
-use super::rows::{SeriesView, record_line, series_blocks, waiting_blocks};
+use super::rows::{SeriesView, group_places, record_line, series_blocks, waiting_blocks};
 use super::{LIST_FITS, context, escape, md_section, more_line, preview, slack_time, text_message};
 use crate::domain::MessageStatus;
 use crate::slack::error::describe_reason;
@@ -50,13 +50,13 @@ pub fn schedule_list(spec: &ListSpec<'_>) -> SlackMessageContent {
     for view in series {
         blocks.extend(series_blocks(view, spec.tz));
     }
-    for message in shown {
+    for (message, group) in shown.iter().zip(group_places(shown)) {
         let state = if message.status == MessageStatus::Held {
             " · _waiting for you_"
         } else {
             ""
         };
-        blocks.extend(waiting_blocks(message, spec.tz, state));
+        blocks.extend(waiting_blocks(message, spec.tz, state, group));
     }
     blocks.extend(more_line(
         total,

@@ -26,9 +26,13 @@ pub struct SeriesView {
 impl SeriesView {
     /// The series with up to `n` occurrences to come (none while paused).
     pub fn of(record: SeriesRecord, now: DateTime<Utc>, n: usize) -> Self {
-        // The waiting occurrence is the first of them (it can be skipped).
+        // From the latest occurrence created (the waiting one, which can be
+        // skipped), never one already sent or skipped.
         let next = if record.status == SeriesStatus::Active {
-            record.schedule().after(now, n)
+            let after = record
+                .last_due_at
+                .map_or(now, |last| (last - chrono::Duration::seconds(1)).max(now));
+            record.schedule().after(after, n)
         } else {
             Vec::new()
         };
@@ -114,15 +118,43 @@ fn short_time(at: DateTime<Utc>, tz: Tz) -> String {
         .to_string()
 }
 
+/// Where each message of `messages` stands in its group (scheduled
+/// together into several conversations): its place and the group's size
+/// among them. Members of a group are due together and stored one after
+/// another, so they are listed side by side.
+pub fn group_places(messages: &[MessageRecord]) -> Vec<Option<(usize, usize)>> {
+    messages
+        .iter()
+        .map(|m| {
+            let key = m.options.group_key.as_deref()?;
+            let members: Vec<i64> = messages
+                .iter()
+                .filter(|o| o.options.group_key.as_deref() == Some(key))
+                .map(|o| o.id)
+                .collect();
+            let place = members.iter().position(|id| *id == m.id)?;
+            (members.len() > 1).then_some((place + 1, members.len()))
+        })
+        .collect()
+}
+
 /// Two blocks: a waiting message (with what the last check found), then
 /// Edit, Send now and Cancel (or Skip, for an occurrence of a series).
-pub(super) fn waiting_blocks(message: &MessageRecord, tz: Tz, held_note: &str) -> Vec<SlackBlock> {
+pub(super) fn waiting_blocks(
+    message: &MessageRecord,
+    tz: Tz,
+    held_note: &str,
+    group: Option<(usize, usize)>,
+) -> Vec<SlackBlock> {
     let place = match &message.options.thread_ts {
         Some(_) => format!("a thread in <#{}>", message.channel_id),
         None => format!("<#{}>", message.channel_id),
     };
+    let together = group
+        .map(|(n, of)| format!(" · _{n} of {of} conversations_"))
+        .unwrap_or_default();
     let mut text = format!(
-        "{place} · {}{held_note}\n>{}",
+        "{place} · {}{held_note}{together}\n>{}",
         slack_time(message.due_at, tz),
         preview(&message.text)
     );

@@ -5,6 +5,7 @@ pub mod app;
 pub mod bin;
 pub mod db;
 pub mod harness;
+pub mod modal;
 pub mod wait;
 
 pub use app::TestApp;

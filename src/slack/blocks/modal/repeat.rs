@@ -162,8 +162,7 @@ impl RepeatSpec {
     pub fn recurrence(&self, first: DateTime<Tz>) -> Result<Option<Recurrence>, RepeatProblem> {
         let at = first
             .time()
-            .with_second(0)
-            .and_then(|t| t.with_nanosecond(0))
+            .with_nanosecond(0)
             .unwrap_or_else(|| first.time());
         let repeat = match self.choice {
             RepeatChoice::Never => return Ok(None),
