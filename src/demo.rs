@@ -1,8 +1,9 @@
 //! `slack-scheduler demo`: the simulator and the app together, on a
 //! throw-away SQLite database. A workspace is installed through the real
-//! OAuth flow, messages are scheduled through signed slash commands and the
-//! modal, the scheduler delivers them (one fails on purpose), and what Slack
-//! received is shown, with the stats.
+//! OAuth flow, messages are scheduled through signed slash commands, the
+//! modal (one of them repeating) and the "Schedule a reply" shortcut, the
+//! scheduler delivers them (one fails on purpose), and what Slack received
+//! is shown, with the stats.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -167,6 +168,74 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
     println!(
         "   alice › /schedule → modal: #old (archived), \"Retro notes are in the doc\", in 5 seconds"
     );
+    // A series: every weekday at 9, straight from the quick form…
+    let weekly = sim
+        .send_command(
+            &app_url,
+            Command {
+                team_id: TEAM,
+                user_id: ALICE,
+                channel_id: GENERAL,
+                text: "every weekday at 9am Stand-up in 5 minutes",
+            },
+        )
+        .await?;
+    println!("   alice › /schedule every weekday at 9am Stand-up in 5 minutes");
+    println!("     ↳ {}", ephemeral_text(&weekly.body));
+    // …and a daily one from the modal, whose first goes out in a moment.
+    let first = Utc::now() + chrono::Duration::seconds(6);
+    let series = modal_submission(
+        &sim,
+        Some(GENERAL),
+        None,
+        "Daily digest: 3 PRs waiting for review",
+        first.timestamp(),
+        serde_json::json!({blocks::REPEAT_ACTION: {"type": "static_select",
+            "selected_option": {"value": "daily"}}}),
+        &[],
+    );
+    let submitted = sim.send_interaction(&app_url, series).await?;
+    anyhow::ensure!(
+        submitted.status == 200 && submitted.body.is_empty(),
+        "the series was refused: {}",
+        submitted.body
+    );
+    println!(
+        "   alice › /schedule → modal: #general, \"Daily digest…\", repeat every day, from 6 seconds from now"
+    );
+    // A reply in bob's thread, from the message's "Schedule a reply"
+    // shortcut: only if nobody answers him first.
+    let parent = sim.post_as(GENERAL, BOB, "Who can review my PR today?");
+    sim.send_message_shortcut(
+        &app_url,
+        TEAM,
+        ALICE,
+        GENERAL,
+        &parent,
+        blocks::REPLY_SHORTCUT,
+    )
+    .await?;
+    let reply_modal = crate::sim::wait_for(Duration::from_secs(5), || {
+        sim.views()
+            .into_iter()
+            .find(|v| v.view["title"]["text"] == "Schedule a reply")
+            .map(|v| v.view)
+    })
+    .await
+    .context("the reply modal did not open")?;
+    let reply = modal_submission(
+        &sim,
+        None,
+        reply_modal["private_metadata"].as_str(),
+        "I can take it after lunch 👀",
+        (Utc::now() + chrono::Duration::seconds(5)).timestamp(),
+        serde_json::json!({}),
+        &[blocks::OPTION_UNLESS_REPLIED],
+    );
+    sim.send_interaction(&app_url, reply).await?;
+    println!(
+        "   alice › \"Schedule a reply\" on bob's message: in 5 seconds, only if nobody has replied"
+    );
     let listed = sim
         .send_command(
             &app_url,
@@ -184,11 +253,24 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
     );
 
     println!("3. The scheduler delivers them when they are due…");
+    let soon = Utc::now() + chrono::Duration::seconds(30);
     let settled = crate::sim::wait_for_async(Duration::from_secs(60), || async {
         let all = store.all_messages().await.ok()?;
-        all.iter()
-            .all(|m| matches!(m.status, MessageStatus::Sent | MessageStatus::Failed))
-            .then_some(all)
+        let due: Vec<_> = all.into_iter().filter(|m| m.due_at <= soon).collect();
+        let next_made = store
+            .all_messages()
+            .await
+            .ok()?
+            .iter()
+            .any(|m| m.occurrence == Some(2));
+        (next_made
+            && due.iter().all(|m| {
+                matches!(
+                    m.status,
+                    MessageStatus::Sent | MessageStatus::Failed | MessageStatus::Skipped
+                )
+            }))
+        .then_some(due)
     })
     .await
     .context("the messages were not delivered within a minute")?;
@@ -206,10 +288,39 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
             }
             (status, None) => status.to_string(),
         };
+        let kind = match (message.occurrence, &message.options.thread_ts) {
+            (Some(n), _) => format!("  (occurrence {n} of a series)"),
+            (None, Some(_)) => "  (a reply in a thread)".to_owned(),
+            (None, None) => String::new(),
+        };
         println!(
-            "   #{:<3} due {} UTC  {outcome}",
+            "   #{:<3} due {} UTC  {outcome}{kind}",
             message.id,
             message.due_at.format("%H:%M:%S")
+        );
+    }
+    for series in store
+        .author_series(
+            store
+                .user(TEAM, ALICE)
+                .await?
+                .context("alice is not stored")?
+                .author
+                .id,
+            10,
+        )
+        .await?
+    {
+        let next: Vec<String> = blocks::SeriesView::of(series.clone(), Utc::now(), 3)
+            .next
+            .iter()
+            .map(|at| at.format("%a %d %b %H:%M UTC").to_string())
+            .collect();
+        println!(
+            "   series #{}: {}, next {}",
+            series.id,
+            series.recurrence.describe(),
+            next.join(", ")
         );
     }
     // The author hears about the failure by DM.
@@ -229,7 +340,12 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
             message.user.clone()
         };
         let first_line = message.text.lines().next().unwrap_or_default();
-        println!("   {:<6} {:<16} {first_line}", message.channel, who);
+        let thread = if message.thread_ts.is_some() {
+            " ↳ in thread"
+        } else {
+            ""
+        };
+        println!("   {:<6} {:<16} {first_line}{thread}", message.channel, who);
     }
     let calls = sim.calls(None);
     let mut methods: Vec<(String, usize)> = Vec::new();
@@ -253,9 +369,15 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
     for line in pretty.lines() {
         println!("   {line}");
     }
-    if let Some(cycle) = state.scheduler.last_cycle() {
+    let busy = state
+        .scheduler
+        .recent_cycles()
+        .into_iter()
+        .rev()
+        .find(|c| c.claimed > 0);
+    if let Some(cycle) = busy {
         println!(
-            "\n   last cycle: {} claimed, {} sent, {} failed in {} ms, {} database statements",
+            "\n   the last cycle with work: {} claimed, {} sent, {} failed in {} ms, {} database statements",
             cycle.claimed, cycle.sent, cycle.failed, cycle.duration_ms, cycle.db_statements
         );
     }
@@ -266,6 +388,45 @@ pub async fn run(config: &Config) -> anyhow::Result<()> {
         "\nDone. Run `slack-scheduler sim` and `slack-scheduler serve` to try it by hand (see README)."
     );
     Ok(())
+}
+
+/// A signed `view_submission` of the scheduling modal, as Slack sends it
+/// when a person fills it in: into `channel`, or as a reply (`metadata`
+/// names the thread); `repeat` holds the Repeat field's state, if any.
+fn modal_submission(
+    sim: &Simulator,
+    channel: Option<&str>,
+    metadata: Option<&str>,
+    text: &str,
+    when: i64,
+    repeat: serde_json::Value,
+    options: &[&str],
+) -> serde_json::Value {
+    let ticked: Vec<serde_json::Value> = options
+        .iter()
+        .map(|o| serde_json::json!({"value": o}))
+        .collect();
+    let mut values = serde_json::json!({
+        blocks::TEXT_BLOCK: {blocks::TEXT_ACTION: {"type": "rich_text_input",
+            "rich_text_value": sim.composed(TEAM, text)}},
+        blocks::WHEN_BLOCK: {blocks::WHEN_ACTION: {"type": "datetimepicker", "selected_date_time": when}},
+        blocks::REPEAT_BLOCK: repeat,
+        blocks::OPTIONS_BLOCK: {blocks::OPTIONS_ACTION: {"type": "checkboxes", "selected_options": ticked}},
+    });
+    let mut payload = serde_json::json!({
+        "type": "view_submission", "team": {"id": TEAM}, "user": {"id": ALICE, "team_id": TEAM},
+        "view": {"id": "V2", "callback_id": blocks::NEW_CALLBACK,
+                 "private_metadata": metadata.unwrap_or_default()},
+    });
+    if let Some(channel) = channel {
+        values[blocks::CHANNEL_BLOCK] = serde_json::json!({blocks::CHANNEL_ACTION:
+            {"type": "conversations_select", "selected_conversation": channel}});
+        payload["response_urls"] = serde_json::json!([{"block_id": blocks::CHANNEL_BLOCK,
+            "action_id": blocks::CHANNEL_ACTION, "channel_id": channel,
+            "response_url": sim.issue_response_url(TEAM, channel, ALICE)}]);
+    }
+    payload["view"]["state"] = serde_json::json!({ "values": values });
+    payload
 }
 
 /// The text of an ephemeral answer, on one line.
