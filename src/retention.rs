@@ -64,6 +64,17 @@ impl Retention {
                 () = tokio::time::sleep(BATCH_PAUSE) => {}
             }
         }
+        // Series that are over keep their text as long as their occurrences.
+        loop {
+            let erased = self
+                .store
+                .erase_settled_series_text(settled_before, now, self.batch)
+                .await?;
+            total += erased;
+            if erased < self.batch as u64 || stop.is_cancelled() {
+                break;
+            }
+        }
         Ok(total)
     }
 

@@ -36,6 +36,9 @@ CREATE TABLE series (
 
 CREATE INDEX series_wants_next ON series (id) WHERE wants_next;
 CREATE INDEX series_author ON series (author_id, status);
+-- Series that are over and still hold their text, for retention.
+CREATE INDEX series_retention ON series (updated_at)
+    WHERE status IN ('ended', 'cancelled') AND text_erased_at IS NULL;
 
 -- SQLite cannot change a CHECK constraint in place: the table is rebuilt
 -- with `skipped` among the statuses (sqlite.org/lang_altertable.html,

@@ -91,6 +91,30 @@ impl Store {
         Ok(erased)
     }
 
+    /// Erases the text of up to `limit` series that ended or were cancelled
+    /// before `settled_before` (their occurrences go with the messages).
+    pub async fn erase_settled_series_text(
+        &self,
+        settled_before: DateTime<Utc>,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<u64, StoreError> {
+        let erased = super::on_db!(self, |pool| sqlx::query(
+            "UPDATE series SET text = '', rich_text = NULL, text_erased_at = $1
+             WHERE id IN (SELECT id FROM series
+                          WHERE status IN ('ended', 'cancelled') AND text_erased_at IS NULL
+                            AND updated_at < $2
+                          LIMIT $3)"
+        )
+        .bind(stamp(now))
+        .bind(stamp(settled_before))
+        .bind(limit)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(erased)
+    }
+
     /// The plan of the erasing statement, one line per plan row: tests
     /// check that it reads the retention index, not the table.
     pub async fn explain_retention(

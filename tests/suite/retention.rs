@@ -121,3 +121,32 @@ on_both_backends! {
         assert!(home.contains("*1* sent"), "the count stays: {home}");
     }
 }
+
+on_both_backends! {
+    /// A series that ended or was cancelled loses its text with its
+    /// occurrences; one still going keeps it.
+    async fn a_series_that_is_over_loses_its_text_after_the_retention_period(db: TestDb) {
+        use slack_scheduler::domain::recurrence::{Ends, Recurrence, Repeat, Schedule};
+        use slack_scheduler::domain::{DueTime, MessageText};
+        use slack_scheduler::store::NewSeries;
+        let h = Harness::start(&db).await;
+        let (alice, _) = h.connect(ALICE).await;
+        let now = Utc::now();
+        let daily = Recurrence { repeat: Repeat::Hours { hours: 6 }, ends: Ends::Never };
+        let (schedule, first) = Schedule::start(&daily, chrono_tz::UTC, now).expect("series");
+        let new = |text: &str| NewSeries {
+            author_id: alice.id, team_id: TEAM.into(), user_id: ALICE.into(), channel_id: GENERAL.into(),
+            text: MessageText::parse(text).expect("text"), rich_text: None, options: Default::default(),
+            recurrence: daily.clone(), tz: chrono_tz::UTC, anchor: schedule.anchor,
+            first: DueTime::parse(first, now).expect("due"),
+        };
+        let ids = h.store.create_series(&[new("over and done"), new("still going")], now).await.expect("stored");
+        h.store.cancel_series(ids[0].0, alice.id, now).await.expect("cancelled");
+        h.store.execute_raw("UPDATE series SET updated_at = '2000-01-01T00:00:00+00:00'").await.expect("aged");
+        Retention::new(h.store.clone(), 30).sweep(now, &CancellationToken::new()).await.expect("sweep");
+        let over = h.store.series(ids[0].0).await.expect("read").expect("series");
+        let going = h.store.series(ids[1].0).await.expect("read").expect("series");
+        assert_eq!(over.text, "", "erased");
+        assert_eq!(going.text, "still going", "kept while the series goes on");
+    }
+}
