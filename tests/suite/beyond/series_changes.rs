@@ -183,3 +183,33 @@ on_both_backends! {
         app.stop().await;
     }
 }
+
+on_both_backends! {
+    /// Editing one occurrence changes that one only: the series keeps its
+    /// text, and its next occurrence is made from the series.
+    async fn editing_one_occurrence_leaves_the_series_as_it_was(db: TestDb) {
+        let app = TestApp::start(&db).await;
+        let series = with_series(&app, 3600).await;
+        let first = waiting(&app).await[0].clone();
+        let when = first.due_at.timestamp() + 600;
+        let filled = Filled::new(&app, Some(GENERAL), "Standup moved by ten minutes, today only", when);
+        let answer = app
+            .submit_modal(ALICE, blocks::EDIT_CALLBACK, &first.id.to_string(), &filled, Some(GENERAL))
+            .await;
+        assert_eq!((answer.status, answer.body.as_str()), (200, ""));
+        let edited = app.store.message(first.id).await.expect("read").expect("row");
+        assert_eq!(edited.text, "Standup moved by ten minutes, today only");
+        assert_eq!(edited.due_at.timestamp(), when);
+        let kept = app.store.series(series).await.expect("read").expect("series");
+        assert_eq!(kept.text, "Daily standup", "the series is as it was");
+        // Skipped, the edited one is followed by one made from the series.
+        app.choose(ALICE, blocks::ACTION_SKIP, &blocks::occurrence_value(series, edited.due_at)).await;
+        let next = wait_until("the next occurrence", Duration::from_secs(15), || async {
+            waiting(&app).await.into_iter().find(|m| m.occurrence == Some(2))
+        })
+        .await;
+        assert_eq!(next.text, "Daily standup");
+        assert_eq!(next.due_at, first.due_at + chrono::Duration::days(1), "the rule's time, not the edited one");
+        app.stop().await;
+    }
+}
