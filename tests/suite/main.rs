@@ -25,6 +25,7 @@ mod metadata;
 mod monitoring;
 mod notices;
 mod operator;
+mod package_install;
 mod packaging;
 mod pending_limit;
 mod pipeline;
