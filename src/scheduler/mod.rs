@@ -45,7 +45,7 @@ use tokio::sync::Notify;
 
 use crate::clock::Clock;
 use crate::slack::SlackApi;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use crate::tokens::Refresher;
 
 pub use drain::CycleClock;
@@ -288,8 +288,10 @@ impl Shared {
             .unwrap_or(true)
     }
 
-    /// Slack refused or dropped our metadata on a user-token post here.
-    fn forget_metadata(&self, team_id: &str, why: &str) {
+    /// Slack refused or dropped our metadata on a user-token post here:
+    /// remembered in this process at once, and in the database for the
+    /// others (and for after a restart).
+    fn forget_metadata(self: &Arc<Self>, team_id: &str, why: &str) {
         if let Ok(mut teams) = self.no_metadata.lock()
             && teams.insert(team_id.to_owned())
         {
@@ -299,6 +301,25 @@ impl Shared {
                 "this workspace's posts cannot carry message metadata; posting without it \
                  and matching in-doubt messages by author and text"
             );
+            let (shared, team) = (self.clone(), team_id.to_owned());
+            tokio::spawn(async move {
+                let now = shared.clock.now();
+                if let Err(err) = shared.store.mark_without_metadata(&team, now).await {
+                    tracing::warn!(error = %err, "cannot remember a workspace without metadata");
+                }
+            });
         }
+    }
+}
+
+impl Scheduler {
+    /// Reads which workspaces' posts cannot carry metadata, as other
+    /// processes (or this one, before a restart) found out.
+    pub async fn load_workspace_memory(&self) -> Result<(), StoreError> {
+        let teams = self.shared.store.workspaces_without_metadata().await?;
+        if let Ok(mut known) = self.shared.no_metadata.lock() {
+            known.extend(teams);
+        }
+        Ok(())
     }
 }

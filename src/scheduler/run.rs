@@ -26,6 +26,9 @@ impl Scheduler {
             concurrency = self.shared.settings.concurrency,
             "scheduler started"
         );
+        if let Err(err) = self.load_workspace_memory().await {
+            tracing::warn!(error = %err, "cannot read which workspaces refuse metadata; finding out again");
+        }
         let mut synced: Option<std::time::Instant> = None;
         loop {
             if synced.is_none_or(|at| at.elapsed() >= CLOCK_SYNC) {

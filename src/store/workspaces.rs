@@ -207,4 +207,32 @@ impl Store {
         .map(|r| r.rows_affected()))?;
         Ok(())
     }
+
+    /// Workspaces whose user-token posts cannot carry message metadata.
+    pub async fn workspaces_without_metadata(&self) -> Result<Vec<String>, StoreError> {
+        let teams: Vec<String> = on_db!(self, |pool| sqlx::query_scalar(
+            "SELECT team_id FROM workspaces WHERE metadata_refused_at IS NOT NULL"
+        )
+        .fetch_all(pool)
+        .await)?;
+        Ok(teams)
+    }
+
+    /// Slack refused or dropped our metadata on a user-token post in `team_id`.
+    pub async fn mark_without_metadata(
+        &self,
+        team_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        on_db!(self, |pool| sqlx::query(
+            "UPDATE workspaces SET metadata_refused_at = $2
+             WHERE team_id = $1 AND metadata_refused_at IS NULL"
+        )
+        .bind(team_id)
+        .bind(stamp(now))
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
 }

@@ -99,3 +99,56 @@ on_both_backends! {
         assert_eq!((with, all), (2, 2), "the first post and the crashed runner's carried metadata; nothing was posted since");
     }
 }
+
+on_both_backends! {
+    /// Found out once, remembered for good: another process (or this one
+    /// after a restart) posts into the workspace without metadata from its
+    /// first post, never refused again.
+    async fn a_workspace_that_refused_metadata_is_remembered_by_every_process(db: TestDb) {
+        use slack_scheduler::scheduler::Scheduler;
+        use slack_scheduler::sim::SimSettings;
+        use slack_scheduler::slack::{SlackApi, SlackOAuth};
+        use slack_scheduler::tokens::Refresher;
+        use std::time::Duration;
+
+        use crate::common::harness::{TIME_SCALE, new_message, test_settings};
+        use crate::common::{TestApp, wait_until};
+
+        // Slack as strict as it gets: metadata refused.
+        let app = TestApp::start_with(&db, SimSettings::default().with_time_scale(TIME_SCALE), test_settings(), |_| {}).await;
+        app.install(ALICE).await;
+        app.command(ALICE, GENERAL, "in 1 second the first post").await;
+        wait_until("the workspace is remembered", Duration::from_secs(15), || async {
+            let teams = app.store.workspaces_without_metadata().await.expect("read");
+            teams.contains(&TEAM.to_owned()).then_some(())
+        })
+        .await;
+        wait_until("the first post is recorded", Duration::from_secs(15), || async {
+            app.messages().await.iter().all(|m| m.status == MessageStatus::Sent).then_some(())
+        })
+        .await;
+        let refusals = || app.sim.calls(Some("chat.postMessage")).into_iter()
+            .filter(|c| c.outcome == "metadata_must_be_sent_from_app").count();
+        assert_eq!(refusals(), 1);
+
+        // Another process on the same database.
+        let settings = test_settings();
+        let s = app.sim.settings();
+        let oauth = SlackOAuth::new(&s.client_id, &SecretString::from(s.client_secret.clone()),
+            &app.sim.authorize_url(), &app.sim.api_url(), "http://127.0.0.1:9/slack/oauth/callback").expect("oauth");
+        let slack = SlackApi::new(&app.sim.api_url(), settings.slack_timeout).expect("client");
+        let refresher = Refresher::new(app.store.clone(), oauth, settings.refresh_lock);
+        let other = Scheduler::new(&app.store, slack, refresher, settings);
+        other.load_workspace_memory().await.expect("read");
+        let alice = app.store.user(TEAM, ALICE).await.expect("read").expect("alice").author;
+        // Due in an hour: the app's own loop leaves it to the other process.
+        let due = Utc::now() + chrono::Duration::hours(1);
+        app.store.insert_messages(&[new_message(&alice, GENERAL, "from the other process", due)], Utc::now())
+            .await.expect("stored");
+        let report = other.run_cycle(due + chrono::Duration::seconds(1), &tokio_util::sync::CancellationToken::new())
+            .await.expect("cycle");
+        assert_eq!(report.sent, 1);
+        assert_eq!(refusals(), 1, "never refused again");
+        app.stop().await;
+    }
+}
