@@ -58,7 +58,12 @@ on_both_backends! {
         assert_eq!(when["element"]["type"], "datetimepicker");
         let initial = when["element"]["initial_date_time"].as_i64().expect("initial time");
         assert_eq!(initial, blocks::next_full_hour(Utc::now(), BERLIN).timestamp(), "next full hour in alice's zone");
-        let opened = app.sim.calls(Some("views.open"));
+        // The simulator records a call just after it answers it.
+        let opened = wait_until("views.open is recorded", Duration::from_secs(5), || async {
+            let calls = app.sim.calls(Some("views.open"));
+            (!calls.is_empty()).then_some(calls)
+        })
+        .await;
         assert_eq!(opened.len(), 1);
         assert_eq!(opened[0].outcome, "ok", "opened within the trigger's three seconds");
     }

@@ -37,6 +37,19 @@ impl Drop for TestApp {
     }
 }
 
+/// An answer Slack would show: whatever the app answers through these
+/// helpers must be valid Block Kit (a slash command's reply, a modal's
+/// `response_action` view), as every view and message must be (SPEC §4).
+pub fn shown_by_slack(answer: AppAnswer) -> AppAnswer {
+    assert!(
+        answer.invalid_blocks.is_empty(),
+        "Slack would refuse this answer: {:?}\n{}",
+        answer.invalid_blocks,
+        answer.body
+    );
+    answer
+}
+
 /// The configuration `serve` would read from an empty environment.
 pub fn base_config() -> Config {
     Cli::try_parse_from(["slack-scheduler"])
@@ -121,6 +134,7 @@ impl TestApp {
                 },
             )
             .await
+            .map(shown_by_slack)
             .expect("command delivered")
     }
 
@@ -189,6 +203,7 @@ impl TestApp {
         self.sim
             .send_interaction(&self.url, payload)
             .await
+            .map(shown_by_slack)
             .expect("interaction delivered")
     }
 
@@ -217,6 +232,7 @@ impl TestApp {
         self.sim
             .send_interaction(&self.url, payload)
             .await
+            .map(shown_by_slack)
             .expect("interaction delivered")
     }
 
@@ -226,6 +242,7 @@ impl TestApp {
         self.sim
             .send_event(&self.url, envelope)
             .await
+            .map(shown_by_slack)
             .expect("event delivered")
     }
 

@@ -116,6 +116,7 @@ impl TestApp {
         self.sim
             .send_interaction(&self.url, payload)
             .await
+            .map(super::app::shown_by_slack)
             .expect("interaction delivered")
     }
 
@@ -142,6 +143,7 @@ impl TestApp {
         self.sim
             .send_interaction(&self.url, payload)
             .await
+            .map(super::app::shown_by_slack)
             .expect("interaction delivered")
     }
 
@@ -157,6 +159,7 @@ impl TestApp {
         self.sim
             .send_interaction(&self.url, payload)
             .await
+            .map(super::app::shown_by_slack)
             .expect("interaction delivered")
     }
 }

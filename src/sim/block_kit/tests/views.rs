@@ -191,5 +191,56 @@ pub(super) fn cases() -> Vec<Case> {
                 "/view/blocks/0/element/options/0/value",
             )),
         ),
+        (
+            "a number input within its bounds",
+            View(modal(json!([input(
+                json!({"type": "number_input", "is_decimal_allowed": false, "action_id": "n", "min_value": "1", "max_value": "1000", "initial_value": "10"})
+            )]))),
+            None,
+        ),
+        (
+            "a number input without is_decimal_allowed",
+            View(modal(json!([input(
+                json!({"type": "number_input", "action_id": "n"})
+            )]))),
+            Some((
+                "missing required field: is_decimal_allowed",
+                "/view/blocks/0/element",
+            )),
+        ),
+        (
+            "a number input starting outside its bounds",
+            View(modal(json!([input(
+                json!({"type": "number_input", "is_decimal_allowed": false, "min_value": "1", "max_value": "5", "initial_value": "9"})
+            )]))),
+            Some((
+                "initial_value must lie between",
+                "/view/blocks/0/element/initial_value",
+            )),
+        ),
+        (
+            "a whole-number input given a fraction",
+            View(modal(json!([input(
+                json!({"type": "number_input", "is_decimal_allowed": false, "initial_value": "1.5"})
+            )]))),
+            Some(("must be a number", "/view/blocks/0/element/initial_value")),
+        ),
+        (
+            "a multi-conversation select of up to nine",
+            View(modal(json!([input(
+                json!({"type": "multi_conversations_select", "action_id": "a", "max_selected_items": 9, "placeholder": pt("More")})
+            )]))),
+            None,
+        ),
+        (
+            "a multi-conversation select allowing none",
+            View(modal(json!([input(
+                json!({"type": "multi_conversations_select", "max_selected_items": 0})
+            )]))),
+            Some((
+                "max_selected_items",
+                "/view/blocks/0/element/max_selected_items",
+            )),
+        ),
     ]
 }
