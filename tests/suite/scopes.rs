@@ -118,3 +118,26 @@ fn the_readme_gives_a_reason_for_every_scope() {
         }
     }
 }
+
+#[test]
+fn the_manifest_declares_the_reply_shortcut_the_app_answers() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("manifest.yml");
+    let text = std::fs::read_to_string(path).expect("manifest.yml");
+    let docs = yaml_rust2::YamlLoader::load_from_str(&text).expect("manifest.yml is YAML");
+    let shortcuts = docs[0]["features"]["shortcuts"]
+        .as_vec()
+        .expect("shortcuts declared");
+    let reply = shortcuts
+        .iter()
+        .find(|s| s["callback_id"].as_str() == Some(slack_scheduler::slack::blocks::REPLY_SHORTCUT))
+        .expect("the reply shortcut");
+    assert_eq!(reply["type"].as_str(), Some("message"), "on messages");
+    // The manifest schema allows a name of 1 to 24 characters and a
+    // description of 1 to 150 (slackapi/manifest-schema, features.shortcuts).
+    assert_eq!(reply["name"].as_str(), Some("Schedule a reply"));
+    let description = reply["description"].as_str().expect("a description");
+    assert!(
+        (1..=150).contains(&description.chars().count()),
+        "{description}"
+    );
+}
