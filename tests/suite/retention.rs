@@ -150,3 +150,35 @@ on_both_backends! {
         assert_eq!(going.text, "still going", "kept while the series goes on");
     }
 }
+
+on_both_backends! {
+    /// `serve` erases on its own: started on a database holding a message
+    /// sent long ago, it sweeps at once, and the stats do not move.
+    async fn serve_sweeps_on_its_own(db: TestDb) {
+        let store = db.store().await;
+        let now = Utc::now();
+        let alice = store.ensure_user(TEAM, ALICE, now).await.expect("alice");
+        let id = store
+            .insert_message(&crate::common::harness::new_message(&alice, GENERAL, "long gone", now + chrono::Duration::hours(1)), now)
+            .await
+            .expect("stored");
+        store.execute_raw(&format!(
+            "UPDATE scheduled_messages SET status = 'sent', wake_at = NULL, sent_at = due_at, \
+             updated_at = '2001-01-01T00:00:00+00:00' WHERE id = {id}"
+        ))
+        .await
+        .expect("settled long ago");
+        let before = store.message_stats(None).await.expect("stats");
+        store.close().await;
+
+        let app = TestApp::start(&db).await;
+        wait_until("serve erased the text", Duration::from_secs(15), || async {
+            let m = app.store.message(id).await.expect("read")?;
+            m.text_erased_at.is_some().then_some(())
+        })
+        .await;
+        assert_eq!(app.store.message(id).await.expect("read").expect("row").text, "");
+        assert_eq!(app.store.message_stats(None).await.expect("stats"), before);
+        app.stop().await;
+    }
+}
