@@ -16,7 +16,7 @@ use crate::homes::Homes;
 use crate::retention::Retention;
 use crate::scheduler::{Scheduler, SchedulerStatus, Settings, WakeSignal};
 use crate::slack::{SignatureVerifier, SlackApi, SlackOAuth};
-use crate::store::Store;
+use crate::store::{StatementCount, Store};
 use crate::tokens::Refresher;
 
 /// What request handlers share.
@@ -30,6 +30,8 @@ pub struct AppState {
     pub stats_api_token: Option<String>,
     pub scheduler: Arc<SchedulerStatus>,
     pub wake: Arc<WakeSignal>,
+    /// Statements run by each part of the process, for `/metrics`.
+    pub statements: Vec<(&'static str, StatementCount)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +63,7 @@ pub struct Application {
     state: Arc<AppState>,
     scheduler: Arc<Scheduler>,
     retention: Retention,
+    sampler_store: Store,
 }
 
 impl Application {
@@ -119,12 +122,18 @@ impl Application {
         );
         // The bot's statements (Home tabs, notices) are counted apart from the
         // request handlers', so each figure says what its own path costs.
-        let bot = Arc::new(Bot::new(
-            store.counted(),
-            slack,
-            refresher,
-            public_url.clone(),
-        ));
+        let bot_store = store.counted();
+        // Background work counts its statements apart from the requests'.
+        let retention_store = store.counted();
+        let sampler_store = store.counted();
+        let statements = vec![
+            ("cycle", scheduler.statement_count()),
+            ("requests", store.statement_count()),
+            ("bot", bot_store.statement_count()),
+            ("retention", retention_store.statement_count()),
+            ("sampler", sampler_store.statement_count()),
+        ];
+        let bot = Arc::new(Bot::new(bot_store, slack, refresher, public_url.clone()));
         let state = Arc::new(AppState {
             store,
             bot,
@@ -135,14 +144,15 @@ impl Application {
             stats_api_token: config.stats_api_token.clone().filter(|t| !t.is_empty()),
             scheduler: scheduler.status(),
             wake: scheduler.wake_signal(),
+            statements,
         });
-        // Background work counts its statements apart from the requests'.
-        let retention = Retention::new(state.store.counted(), config.message_retention_days);
+        let retention = Retention::new(retention_store, config.message_retention_days);
         Ok(Self {
             listener,
             state,
             scheduler,
             retention,
+            sampler_store,
         })
     }
 
@@ -180,10 +190,7 @@ impl Application {
         );
         let addr = self.local_addr();
         let retention_task = tokio::spawn(self.retention.run(shutdown.clone()));
-        let sampler_task = tokio::spawn(crate::sampler::run(
-            self.state.store.counted(),
-            shutdown.clone(),
-        ));
+        let sampler_task = tokio::spawn(crate::sampler::run(self.sampler_store, shutdown.clone()));
         tracing::info!(addr = %addr, "listening");
         let server_stop = shutdown.clone();
         axum::serve(

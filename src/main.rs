@@ -20,9 +20,10 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // The demo narrates on stdout; keep its logs to warnings unless asked.
-    let quiet_demo =
-        matches!(cli.command, Some(Command::Demo)) && std::env::var_os("RUST_LOG").is_none();
+    // The demo and the benchmark narrate on stdout; keep their logs to
+    // warnings unless asked.
+    let quiet_demo = matches!(cli.command, Some(Command::Demo | Command::Bench(_)))
+        && std::env::var_os("RUST_LOG").is_none();
     let filter = if quiet_demo {
         "warn"
     } else {
@@ -37,6 +38,8 @@ async fn main() -> ExitCode {
         Command::Backup(args) => ops::backup::run(&cli.config, &args.path).await,
         Command::RotateKey => ops::keys::run(&cli.config).await,
         Command::Doctor => ops::doctor::run(&cli.config).await,
+        Command::Bench(args) => slack_scheduler::bench::run(&args).await,
+        Command::BenchNaive => slack_scheduler::bench::naive::run(&cli.config).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -74,6 +77,10 @@ async fn migrate(cli: &Cli) -> anyhow::Result<()> {
 
 async fn run_sim(args: slack_scheduler::config::SimArgs) -> anyhow::Result<()> {
     let mut settings = sim::SimSettings::default();
+    if args.bench {
+        settings = settings.bench();
+    }
+    settings.latency = std::time::Duration::from_millis(args.latency_ms);
     if let Ok(id) = std::env::var("SLACK_CLIENT_ID") {
         settings.client_id = id;
     }

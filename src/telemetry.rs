@@ -124,6 +124,10 @@ fn describe() {
         "scheduler_held_users",
         "Authors with messages held until they reconnect."
     );
+    describe_counter!(
+        "db_statements_total",
+        "Database statements run, by the part of the process that ran them (cycle, requests, bot, retention, sampler)."
+    );
     describe_gauge!(
         "scheduler_database_ready",
         "1 when the database answered at the last scrape, else 0."
@@ -199,6 +203,11 @@ pub fn record_rate_limit_wait(cause: &'static str) {
 
 pub fn set_in_flight(posts: usize) {
     metrics::gauge!("scheduler_in_flight_posts").set(posts as f64);
+}
+
+/// The statements `source` has run so far (read from its store's count).
+pub fn set_statements(source: &'static str, total: u64) {
+    metrics::counter!("db_statements_total", "source" => source).absolute(total);
 }
 
 pub fn set_pending(count: i64) {

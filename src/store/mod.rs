@@ -11,11 +11,13 @@
 //! by the same encoder with the same `+00:00` suffix (see [`stamp`]).
 
 mod backup;
+mod bench;
 mod changes;
 mod claim;
 mod history;
 mod keys;
 mod messages;
+mod naive;
 mod notices;
 mod outcomes;
 mod retention;
@@ -39,10 +41,12 @@ use sqlx::sqlite::{
 
 use crate::crypto::{DecryptError, TokenCipher};
 
+pub use bench::{DeliveryRow, SeedMessages, SeedUser};
 pub use changes::{ChangeError, MessageCounts, MessageEdit};
 pub use claim::{ClaimRequest, ClaimedMessage};
 pub use keys::{ResealReport, SealedPair, TokenAudit};
 pub use messages::{InsertError, MessageRecord, NewMessage};
+pub use naive::NaiveDue;
 pub use notices::Notice;
 pub use outcomes::{OutcomeRecord, RecordReport};
 pub use retention::SETTLED;
@@ -116,6 +120,16 @@ pub struct Store {
     db: Db,
     cipher: TokenCipher,
     statements: Arc<AtomicU64>,
+}
+
+/// Reads a [`Store`]'s statement count (its own and its clones').
+#[derive(Debug, Clone, Default)]
+pub struct StatementCount(Arc<AtomicU64>);
+
+impl StatementCount {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -252,6 +266,11 @@ impl Store {
     /// Statements run through this handle (and its clones) so far.
     pub fn statements(&self) -> u64 {
         self.statements.load(Ordering::Relaxed)
+    }
+
+    /// A handle on this store's statement count, for whoever reports it.
+    pub fn statement_count(&self) -> StatementCount {
+        StatementCount(self.statements.clone())
     }
 
     fn count_statement(&self) {

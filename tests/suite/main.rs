@@ -5,6 +5,7 @@ mod common;
 
 mod actions;
 mod backup;
+mod bench_smoke;
 mod changes;
 mod commands;
 mod crash_safety;
