@@ -9,6 +9,10 @@ use slack_scheduler::store::Store;
 use slack_scheduler::{ops, sim, telemetry};
 use tokio_util::sync::CancellationToken;
 
+/// The process's allocator (see Cargo.toml for why).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     // A missing .env is the normal case in production.
