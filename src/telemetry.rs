@@ -34,6 +34,8 @@ pub fn init_tracing(filter: &str, format: LogFormat) {
 static PROMETHEUS: OnceLock<PrometheusHandle> = OnceLock::new();
 
 const LATENESS: &str = "scheduler_delivery_lateness_seconds";
+/// How often histogram samples are folded into their buckets.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The process's Prometheus recorder, installed on first use.
 pub fn metrics_handle() -> &'static PrometheusHandle {
@@ -58,6 +60,21 @@ pub fn metrics_handle() -> &'static PrometheusHandle {
             .expect("static bucket lists are not empty")
             .build_recorder();
         let handle = recorder.handle();
+        // A recorder built by hand keeps every histogram sample until it is
+        // drained: without a scrape, a drain of a million messages would
+        // keep two million. Drained every few seconds, memory stays flat.
+        let upkeep = handle.clone();
+        let spawned = std::thread::Builder::new()
+            .name("metrics-upkeep".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(UPKEEP_EVERY);
+                    upkeep.run_upkeep();
+                }
+            });
+        if let Err(err) = spawned {
+            tracing::warn!(error = %err, "cannot start the metrics upkeep; histograms drain at each scrape only");
+        }
         // Another recorder may already be installed (a test harness); then
         // ours still renders what it records through its own handle only.
         if metrics::set_global_recorder(recorder).is_err() {
