@@ -122,6 +122,12 @@ pub struct Store {
     statements: Arc<AtomicU64>,
 }
 
+/// Each SQLite connection's page cache, in KiB (negative: a size, not pages).
+const SQLITE_CACHE_KIB: &str = "-32768";
+/// What all SQLite connections of the process may hold in memory together,
+/// caches included, before SQLite reuses cached pages rather than grow.
+const SQLITE_HEAP_BYTES: &str = "50331648";
+
 /// Reads a [`Store`]'s statement count (its own and its clones').
 #[derive(Debug, Clone, Default)]
 pub struct StatementCount(Arc<AtomicU64>);
@@ -160,7 +166,14 @@ impl Store {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
-                .foreign_keys(true);
+                .foreign_keys(true)
+                // SQLite's default page cache (2 MB a connection) holds a
+                // fraction of the author index and the users table once a
+                // table has a million rows; every claim and outcome then
+                // rereads pages from the OS. A larger cache per connection,
+                // bounded for the whole process by the soft heap limit.
+                .pragma("cache_size", SQLITE_CACHE_KIB)
+                .pragma("soft_heap_limit", SQLITE_HEAP_BYTES);
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
                 .acquire_timeout(Duration::from_secs(10))
