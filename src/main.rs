@@ -26,12 +26,12 @@ async fn main() -> ExitCode {
     };
     // The demo and the benchmark narrate on stdout; keep their logs to
     // warnings unless asked.
-    let quiet_demo = matches!(cli.command, Some(Command::Demo | Command::Bench(_)))
-        && std::env::var_os("RUST_LOG").is_none();
-    let filter = if quiet_demo {
-        "warn"
-    } else {
-        cli.config.rust_log.as_str()
+    let quiet = std::env::var_os("RUST_LOG").is_none();
+    let filter = match &cli.command {
+        Some(Command::Demo) if quiet => "warn",
+        // Seeding statements take seconds by design; sqlx would call each slow.
+        Some(Command::Bench(_)) if quiet => "warn,sqlx::query=error",
+        _ => cli.config.rust_log.as_str(),
     };
     telemetry::init_tracing(filter, cli.config.log_format);
     let result = match cli.command.clone().unwrap_or(Command::Serve) {
