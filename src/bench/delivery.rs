@@ -14,17 +14,15 @@
 
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, DurationRound, Utc};
-use secrecy::SecretString;
+use chrono::{DateTime, Utc};
 
 use super::check::{self, Checked};
 use super::database::{BenchDb, RunDir};
 use super::procs::{self, Context, CpuWindow, Proc};
 use super::report::RunResult;
 use super::{Db, workers};
-use crate::sim::bench::{BenchTokens, BenchWorkspace};
 use crate::sim::state::TallySummary;
-use crate::store::{Installation, SeedMessages, SeedUser, Store, TokenGrant};
+use crate::store::Store;
 
 /// The cycle a run drives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,32 +153,12 @@ async fn run_on(
     let seeding = Instant::now();
     let now = Utc::now();
     for workspace in &plan.workspaces {
-        seed_workspace(&http, &sim_url, &store, workspace, now).await?;
+        super::seed::workspace(&http, &sim_url, &store, workspace, now).await?;
     }
     let lead = Duration::from_secs_f64(plan.rows() as f64 / seed_rate(plan.db) * 1.5)
         + Duration::from_secs(15);
-    let t0 = whole_second(Utc::now() + chrono::Duration::from_std(lead)?);
-    for segment in &plan.segments {
-        let workspace = &plan.workspaces[segment.workspace];
-        store
-            .seed_messages(&SeedMessages {
-                team_id: workspace.team_id.clone(),
-                user_prefix: crate::sim::bench::user_prefix(&workspace.team_id),
-                users: workspace.users,
-                channel_prefix: crate::sim::bench::channel_prefix(&workspace.team_id),
-                channels: segment.channels,
-                channel_offset: segment.channel_offset,
-                first: segment.first,
-                count: segment.count,
-                due: t0 + chrono::Duration::from_std(segment.due_offset)?,
-                step: chrono::Duration::from_std(segment.step)?,
-                per_step: segment.per_step,
-                text:
-                    "Benchmark message: the standup moves to 11:00, notes in the channel topic. #"
-                        .into(),
-            })
-            .await?;
-    }
+    let t0 = super::seed::whole_second(Utc::now() + chrono::Duration::from_std(lead)?);
+    super::seed::messages(&store, plan, t0).await?;
     store.analyze().await?;
     let seed_s = seeding.elapsed().as_secs_f64();
     // The workers' own connections are what the database's CPU is read from.
@@ -316,74 +294,6 @@ fn fill(
             .push(format!("{} posts named no message", summary.unnamed_posts));
     }
     result.notes.extend(figures.notes.iter().cloned());
-}
-
-async fn seed_workspace(
-    http: &reqwest::Client,
-    sim_url: &str,
-    store: &Store,
-    workspace: &WorkspaceSeed,
-    now: DateTime<Utc>,
-) -> anyhow::Result<()> {
-    let tokens: BenchTokens = http
-        .post(format!("{sim_url}/_sim/bench/workspace"))
-        .json(&BenchWorkspace {
-            team_id: workspace.team_id.clone(),
-            users: workspace.users,
-            channels: workspace.channels,
-            expired_every: workspace.expired_every,
-        })
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    let lifetime = chrono::Duration::seconds(i64::try_from(tokens.expires_in_secs)?);
-    store
-        .upsert_installation(
-            &Installation {
-                team_id: workspace.team_id.clone(),
-                team_name: format!("Bench {}", workspace.team_id),
-                bot_user_id: Some(tokens.bot_user_id.clone()),
-                bot: TokenGrant {
-                    access_token: SecretString::from(tokens.bot_access.clone()),
-                    refresh_token: Some(SecretString::from(tokens.bot_refresh.clone())),
-                    expires_at: Some(now + lifetime),
-                },
-                installed_by: crate::sim::bench::user_id(&workspace.team_id, 0),
-            },
-            now,
-        )
-        .await?;
-    let users: Vec<SeedUser> = tokens
-        .users
-        .iter()
-        .enumerate()
-        .map(|(i, [user_id, access, refresh])| {
-            let expired =
-                workspace.expired_every > 0 && (i as u32).is_multiple_of(workspace.expired_every);
-            SeedUser {
-                user_id: user_id.clone(),
-                access_token: SecretString::from(access.clone()),
-                refresh_token: SecretString::from(refresh.clone()),
-                expires_at: if expired {
-                    now - chrono::Duration::hours(1)
-                } else {
-                    now + lifetime
-                },
-            }
-        })
-        .collect();
-    store
-        .seed_users(&workspace.team_id, &users, "Europe/Berlin", now)
-        .await?;
-    Ok(())
-}
-
-fn whole_second(at: DateTime<Utc>) -> DateTime<Utc> {
-    at.duration_trunc(chrono::Duration::seconds(1))
-        .unwrap_or(at)
-        + chrono::Duration::seconds(1)
 }
 
 async fn sleep_until(at: DateTime<Utc>) {

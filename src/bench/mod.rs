@@ -12,10 +12,11 @@
 //! as a child process too, so that Slack's side is real HTTP on loopback
 //! and costs its own CPU, which /proc keeps apart from the app's.
 //!
-//! - [`workloads`]: what each workload seeds and runs, at full and quick size.
+//! - [`workloads`]: the configurations to run; [`shapes`]: each workload's sizes and seeds.
 //! - [`database`]: a fresh database per run.
 //! - [`procs`]: the child processes, and their CPU and memory from /proc.
 //! - [`delivery`]: one delivery run: seed, wait for the due time, watch, stop.
+//! - [`seed`]: a run's workspaces, users, tokens and messages.
 //! - [`workers`]: the app under test: `serve` processes, or the naive cycle.
 //! - [`check`]: every message posted exactly once and none early; lateness.
 //! - [`idle`]: a cycle with nothing due.
@@ -31,6 +32,8 @@ mod idle;
 pub mod naive;
 mod procs;
 mod report;
+mod seed;
+mod shapes;
 mod workers;
 mod workloads;
 
