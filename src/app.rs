@@ -18,7 +18,7 @@ use crate::recurring::Keeper;
 use crate::retention::Retention;
 use crate::scheduler::{Scheduler, SchedulerStatus, Settings, WakeSignal};
 use crate::slack::{SignatureVerifier, SlackApi, SlackOAuth};
-use crate::store::Store;
+use crate::store::{StatementCount, Store};
 use crate::tokens::Refresher;
 
 /// What request handlers share.
@@ -33,6 +33,8 @@ pub struct AppState {
     pub scheduler: Arc<SchedulerStatus>,
     pub wake: Arc<WakeSignal>,
     pub foresight: Arc<Foresight>,
+    /// Statements run by each part of the process, for `/metrics`.
+    pub statements: Vec<(&'static str, StatementCount)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +67,7 @@ pub struct Application {
     scheduler: Arc<Scheduler>,
     retention: Retention,
     keeper: Keeper,
+    sampler_store: Store,
 }
 
 impl Application {
@@ -123,14 +126,29 @@ impl Application {
         );
         // The bot's statements (Home tabs, notices) are counted apart from the
         // request handlers', so each figure says what its own path costs.
+        let bot_store = store.counted();
+        // Background work counts its statements apart from the requests'.
+        let retention_store = store.counted();
+        let sampler_store = store.counted();
+        let keeper_store = store.counted();
+        let foresight_store = store.counted();
+        let statements = vec![
+            ("cycle", scheduler.statement_count()),
+            ("requests", store.statement_count()),
+            ("bot", bot_store.statement_count()),
+            ("retention", retention_store.statement_count()),
+            ("sampler", sampler_store.statement_count()),
+            ("series", keeper_store.statement_count()),
+            ("foresight", foresight_store.statement_count()),
+        ];
         let bot = Arc::new(Bot::new(
-            store.counted(),
+            bot_store,
             slack.clone(),
             refresher.clone(),
             public_url.clone(),
         ));
         let foresight = Arc::new(Foresight::new(
-            store.counted(),
+            foresight_store,
             slack,
             bot.clone(),
             refresher.clone(),
@@ -147,10 +165,10 @@ impl Application {
             scheduler: scheduler.status(),
             wake: scheduler.wake_signal(),
             foresight,
+            statements,
         });
-        // Background work counts its statements apart from the requests'.
-        let retention = Retention::new(state.store.counted(), config.message_retention_days);
-        let keeper = Keeper::new(state.store.counted(), refresher.clock(), state.wake.clone())
+        let retention = Retention::new(retention_store, config.message_retention_days);
+        let keeper = Keeper::new(keeper_store, refresher.clock(), state.wake.clone())
             .with_changes(state.homes.clone());
         Ok(Self {
             listener,
@@ -158,6 +176,7 @@ impl Application {
             scheduler,
             retention,
             keeper,
+            sampler_store,
         })
     }
 
@@ -197,10 +216,7 @@ impl Application {
         let retention_task = tokio::spawn(self.retention.run(shutdown.clone()));
         let keeper_task = tokio::spawn(self.keeper.run(shutdown.clone()));
         let foresight_task = tokio::spawn(self.state.foresight.clone().run(shutdown.clone()));
-        let sampler_task = tokio::spawn(crate::sampler::run(
-            self.state.store.counted(),
-            shutdown.clone(),
-        ));
+        let sampler_task = tokio::spawn(crate::sampler::run(self.sampler_store, shutdown.clone()));
         tracing::info!(addr = %addr, "listening");
         let server_stop = shutdown.clone();
         axum::serve(

@@ -12,7 +12,7 @@ use clap::parser::ValueSource;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use secrecy::SecretString;
 
-/// `slack-scheduler [serve|migrate|sim|demo|backup|rotate-key|doctor]`
+/// `slack-scheduler [serve|migrate|sim|demo|backup|rotate-key|doctor|bench]`
 #[derive(Debug, Parser)]
 #[command(name = "slack-scheduler", version, about, long_about = None)]
 pub struct Cli {
@@ -39,6 +39,11 @@ pub enum Command {
     RotateKey,
     /// Check the configuration, database, key, Slack credentials and PUBLIC_URL; one line per problem.
     Doctor,
+    /// Measure delivery and the slash command against the simulator (see BENCHMARKS.md).
+    Bench(crate::bench::BenchArgs),
+    /// The benchmark's baseline: the seed's sequential cycle, run until a signal.
+    #[command(hide = true)]
+    BenchNaive,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -56,6 +61,15 @@ pub struct SimArgs {
     /// The app's base URL, where the simulator sends signed commands, interactions and events.
     #[arg(long, env = "SIM_APP_URL", default_value = "http://localhost:3000")]
     pub sim_app_url: String,
+
+    /// Latency added to every Web API call, in milliseconds.
+    #[arg(long, env = "SIM_LATENCY_MS", default_value_t = 0)]
+    pub latency_ms: u64,
+
+    /// The benchmark's Slack: no workspace-wide post limit, metadata kept on
+    /// user-token posts, counts kept instead of every call (see BENCHMARKS.md).
+    #[arg(long, env = "SIM_BENCH")]
+    pub bench: bool,
 }
 
 /// Output format of the logs.

@@ -17,9 +17,11 @@
 //! - [`sim`]: a simulator of the part of Slack the app uses, over real HTTP.
 //! - [`app`]: wires state, router and scheduler together and runs them.
 //! - [`ops`]: the operator's commands: backup, rotate-key, doctor.
+//! - [`bench`]: the delivery and slash-command benchmark (`slack-scheduler bench`).
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod bench;
 pub mod bot;
 pub mod clock;
 pub mod config;

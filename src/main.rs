@@ -9,6 +9,10 @@ use slack_scheduler::store::Store;
 use slack_scheduler::{ops, sim, telemetry};
 use tokio_util::sync::CancellationToken;
 
+/// The process's allocator (see Cargo.toml for why).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     // A missing .env is the normal case in production.
@@ -20,13 +24,14 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // The demo narrates on stdout; keep its logs to warnings unless asked.
-    let quiet_demo =
-        matches!(cli.command, Some(Command::Demo)) && std::env::var_os("RUST_LOG").is_none();
-    let filter = if quiet_demo {
-        "warn"
-    } else {
-        cli.config.rust_log.as_str()
+    // The demo and the benchmark narrate on stdout; keep their logs to
+    // warnings unless asked.
+    let quiet = std::env::var_os("RUST_LOG").is_none();
+    let filter = match &cli.command {
+        Some(Command::Demo) if quiet => "warn",
+        // Seeding statements take seconds by design; sqlx would call each slow.
+        Some(Command::Bench(_)) if quiet => "warn,sqlx::query=error",
+        _ => cli.config.rust_log.as_str(),
     };
     telemetry::init_tracing(filter, cli.config.log_format);
     let result = match cli.command.clone().unwrap_or(Command::Serve) {
@@ -37,6 +42,8 @@ async fn main() -> ExitCode {
         Command::Backup(args) => ops::backup::run(&cli.config, &args.path).await,
         Command::RotateKey => ops::keys::run(&cli.config).await,
         Command::Doctor => ops::doctor::run(&cli.config).await,
+        Command::Bench(args) => slack_scheduler::bench::run(&args).await,
+        Command::BenchNaive => slack_scheduler::bench::naive::run(&cli.config).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -74,6 +81,10 @@ async fn migrate(cli: &Cli) -> anyhow::Result<()> {
 
 async fn run_sim(args: slack_scheduler::config::SimArgs) -> anyhow::Result<()> {
     let mut settings = sim::SimSettings::default();
+    if args.bench {
+        settings = settings.bench();
+    }
+    settings.latency = std::time::Duration::from_millis(args.latency_ms);
     if let Ok(id) = std::env::var("SLACK_CLIENT_ID") {
         settings.client_id = id;
     }

@@ -3,6 +3,8 @@
 //! of messages settled longer ago than the retention period, a bounded batch
 //! per statement, with a pause between batches so a large backlog (the
 //! first run on an old database) never crowds out the delivery cycle.
+//! Each sweep also forgets the trigger ids kept against replayed requests
+//! once they are older than any replay could be.
 
 use std::time::Duration;
 
@@ -78,9 +80,14 @@ impl Retention {
         Ok(total)
     }
 
-    /// Sweeps every minute until `stop`.
+    /// Sweeps every minute until `stop`; each sweep also forgets the
+    /// trigger ids kept against replays once no replay can come (the slash
+    /// command's path then stays at its three statements).
     pub async fn run(self, stop: CancellationToken) {
         loop {
+            if let Err(err) = self.store.forget_old_triggers(Utc::now()).await {
+                tracing::warn!(error = %err, "cannot forget old trigger ids; trying again later");
+            }
             match self.sweep(Utc::now(), &stop).await {
                 Ok(0) => {}
                 Ok(erased) => {

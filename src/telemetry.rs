@@ -34,6 +34,8 @@ pub fn init_tracing(filter: &str, format: LogFormat) {
 static PROMETHEUS: OnceLock<PrometheusHandle> = OnceLock::new();
 
 const LATENESS: &str = "scheduler_delivery_lateness_seconds";
+/// How often histogram samples are folded into their buckets.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The process's Prometheus recorder, installed on first use.
 pub fn metrics_handle() -> &'static PrometheusHandle {
@@ -58,6 +60,21 @@ pub fn metrics_handle() -> &'static PrometheusHandle {
             .expect("static bucket lists are not empty")
             .build_recorder();
         let handle = recorder.handle();
+        // A recorder built by hand keeps every histogram sample until it is
+        // drained: without a scrape, a drain of a million messages would
+        // keep two million. Drained every few seconds, memory stays flat.
+        let upkeep = handle.clone();
+        let spawned = std::thread::Builder::new()
+            .name("metrics-upkeep".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(UPKEEP_EVERY);
+                    upkeep.run_upkeep();
+                }
+            });
+        if let Err(err) = spawned {
+            tracing::warn!(error = %err, "cannot start the metrics upkeep; histograms drain at each scrape only");
+        }
         // Another recorder may already be installed (a test harness); then
         // ours still renders what it records through its own handle only.
         if metrics::set_global_recorder(recorder).is_err() {
@@ -127,6 +144,10 @@ fn describe() {
     describe_gauge!(
         "scheduler_held_users",
         "Authors with messages held until they reconnect."
+    );
+    describe_counter!(
+        "db_statements_total",
+        "Database statements run, by the part of the process that ran them (cycle, requests, bot, retention, sampler)."
     );
     describe_gauge!(
         "scheduler_database_ready",
@@ -206,6 +227,11 @@ pub fn record_rate_limit_wait(cause: &'static str) {
 
 pub fn set_in_flight(posts: usize) {
     metrics::gauge!("scheduler_in_flight_posts").set(posts as f64);
+}
+
+/// The statements `source` has run so far (read from its store's count).
+pub fn set_statements(source: &'static str, total: u64) {
+    metrics::counter!("db_statements_total", "source" => source).absolute(total);
 }
 
 pub fn set_pending(count: i64) {

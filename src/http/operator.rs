@@ -198,6 +198,10 @@ async fn stats(
 }
 
 async fn metrics(_: Operator, State(app): State<SharedState>) -> Response {
+    // Read before this scrape runs statements of its own.
+    for (source, count) in &app.statements {
+        telemetry::set_statements(source, count.get());
+    }
     // The pending gauge is read at scrape time: exact, and cheap (a counter).
     let ready = match app.store.message_stats(None).await {
         Ok(stats) => {

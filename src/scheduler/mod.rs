@@ -278,6 +278,11 @@ impl Scheduler {
     pub fn settings(&self) -> &Settings {
         &self.shared.settings
     }
+
+    /// The statements the cycle has run (its refreshes included).
+    pub fn statement_count(&self) -> crate::store::StatementCount {
+        self.shared.store.statement_count()
+    }
 }
 
 impl Shared {

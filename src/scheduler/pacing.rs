@@ -15,6 +15,11 @@
 //! limited. A 429 cools down its conversation only; when three of a
 //! workspace's conversations answer 429 within one `Retry-After`, the
 //! workspace is taken to be limited and cools down as a whole.
+//!
+//! A conversation with nothing ahead (no turn, post, deferral or 429 still
+//! to come) is forgotten every few thousand turns: it would behave the same
+//! if never seen, and a drain over a hundred thousand conversations then
+//! keeps only those of the last few seconds.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -64,6 +69,23 @@ pub(super) struct Pacer {
     budget: Duration,
     lanes: Mutex<HashMap<LaneKey, LanePace>>,
     teams: Mutex<HashMap<String, TeamPace>>,
+    /// Turns taken since idle conversations were last forgotten.
+    since_pruned: std::sync::atomic::AtomicUsize,
+}
+
+/// Turns taken between two sweeps of idle conversations during a drain:
+/// often enough that the map holds about the conversations of the last
+/// few seconds, not every one a long drain touched.
+const PRUNE_EVERY: usize = 8_192;
+
+impl LanePace {
+    /// Nothing ahead: the conversation may post as if never seen.
+    fn idle_at(&self, now: Instant) -> bool {
+        self.tat <= now
+            && self.posted_tat.is_none_or(|t| t <= now)
+            && self.deferred_tail.is_none_or(|t| t <= now)
+            && self.cooldown_until.is_none_or(|t| t <= now)
+    }
 }
 
 impl Pacer {
@@ -75,6 +97,7 @@ impl Pacer {
             budget,
             lanes: Mutex::default(),
             teams: Mutex::default(),
+            since_pruned: Default::default(),
         }
     }
 
@@ -94,6 +117,14 @@ impl Pacer {
         let Ok(mut lanes) = self.lanes.lock() else {
             return Turn::At(now);
         };
+        let taken = self
+            .since_pruned
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if taken >= PRUNE_EVERY {
+            self.since_pruned
+                .store(0, std::sync::atomic::Ordering::Relaxed);
+            lanes.retain(|_, lane| !lane.idle_at(now));
+        }
         let lane = lanes
             .entry((team_id.to_owned(), channel_id.to_owned()))
             .or_insert(LanePace {
@@ -203,12 +234,7 @@ impl Pacer {
     /// the maps do not grow with every conversation ever posted to.
     pub(super) fn forget_idle(&self, now: Instant) {
         if let Ok(mut lanes) = self.lanes.lock() {
-            lanes.retain(|_, lane| {
-                lane.tat > now
-                    || lane.posted_tat.is_some_and(|t| t > now)
-                    || lane.deferred_tail.is_some_and(|t| t > now)
-                    || lane.cooldown_until.is_some_and(|t| t > now)
-            });
+            lanes.retain(|_, lane| !lane.idle_at(now));
         }
         if let Ok(mut teams) = self.teams.lock() {
             teams.retain(|_, team| {

@@ -5,7 +5,8 @@
 //!   codes, token expiry and rotation, rate limits and injected faults.
 //! - `/oauth/v2/authorize`: the install approval page, which approves at once
 //!   and redirects back with a code (or `error=access_denied`).
-//! - `/_sim/…`: inspection and control for people running `slack-scheduler sim`.
+//! - `/_sim/…`: inspection and control for people running `slack-scheduler sim`,
+//!   and for the benchmark ([`bench`]).
 //!
 //! The other direction, Slack calling the app, lives in [`outbound`]: signed
 //! slash commands, interactions and events, carrying what Slack's client
@@ -14,11 +15,13 @@
 //! Tests hold a [`Simulator`] and read its record of every call directly.
 
 mod authorize;
+pub mod bench;
 pub mod block_kit;
 mod limits;
 pub mod outbound;
 mod settings;
 pub mod state;
+mod tally;
 pub mod text;
 pub mod typing;
 mod web_api;
@@ -40,8 +43,8 @@ use tokio_util::sync::CancellationToken;
 
 pub use outbound::{AppAnswer, Command};
 pub use state::{
-    EphemeralMessage, Fault, FaultKind, MetadataMode, PostedMessage, RecordedCall, SimChannel,
-    SimSettings, SimTeam, SimUser, SimView, TokenKind,
+    EphemeralMessage, Fault, FaultKind, MetadataMode, PostedMessage, RecordMode, RecordedCall,
+    SimChannel, SimSettings, SimTeam, SimUser, SimView, TokenKind,
 };
 
 use limits::Limits;
@@ -235,6 +238,7 @@ impl Simulator {
                     team_id: team_id.into(),
                     name: name.into(),
                     members: members.iter().map(|m| (*m).to_owned()).collect(),
+                    everyone: false,
                     archived: false,
                 },
             );
@@ -455,6 +459,7 @@ fn router(inner: Arc<SimInner>) -> Router {
         .route("/_sim/faults", post(add_fault).delete(clear_faults))
         .route("/_sim/tokens/expire", post(expire_tokens))
         .route("/_sim/command", post(command))
+        .merge(bench::routes())
         .with_state(inner)
 }
 

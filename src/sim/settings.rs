@@ -27,6 +27,21 @@ pub enum MetadataMode {
     Dropped,
 }
 
+/// What the simulator keeps of the calls it answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RecordMode {
+    /// Every call with its parameters (the last 200,000) and every message
+    /// posted, which `conversations.history` reads and tests assert on.
+    #[default]
+    Full,
+    /// Counts alone: calls by method and outcome, and for each scheduled
+    /// message (named by its post's metadata) how often it was posted and
+    /// when first. Memory grows with the messages, not with the calls, and
+    /// no message is kept for `conversations.history` to find. For the
+    /// benchmark, which posts millions.
+    Tally,
+}
+
 /// Limits and lifetimes the simulator enforces: Slack's own, by default.
 /// Every leniency is a field a test sets, saying why.
 #[derive(Debug, Clone)]
@@ -90,6 +105,8 @@ pub struct SimSettings {
     /// escapes `&`, `<` and `>` (docs.slack.dev/interactivity/
     /// implementing-slash-commands). Off, the text arrives as typed.
     pub escape_commands: bool,
+    /// What is kept of the calls: everything, by default.
+    pub record: RecordMode,
 }
 
 impl Default for SimSettings {
@@ -112,6 +129,7 @@ impl Default for SimSettings {
             user_token_metadata: MetadataMode::Refused,
             trigger_ttl: Duration::from_secs(3),
             escape_commands: true,
+            record: RecordMode::Full,
         }
     }
 }
@@ -129,6 +147,25 @@ impl SimSettings {
     /// answers, see [`MetadataMode`]).
     pub fn accepting_metadata(mut self) -> Self {
         self.user_token_metadata = MetadataMode::Accepted;
+        self
+    }
+
+    /// The benchmark's Slack (`slack-scheduler sim --bench`): as strict as
+    /// Slack per channel (its pace and burst), per token (expiry, rotation)
+    /// and for refreshes, with three leniencies, each because the benchmark
+    /// measures the app and not Slack:
+    /// - no workspace-wide post limit: Slack's "several hundred a minute"
+    ///   would make any burst of a million a test of that limit alone (the
+    ///   app waits out the 429s; `tests/suite/simulator` covers them);
+    /// - metadata kept on user-token posts, so that every post names its
+    ///   scheduled message and duplicates and early posts can be counted
+    ///   (the app's answer to refusal has its own tests, `metadata.rs`);
+    /// - counts kept instead of every call ([`RecordMode::Tally`]), so
+    ///   that the simulator's memory and time do not grow with the calls.
+    pub fn bench(mut self) -> Self {
+        self.workspace_posts_per_minute = None;
+        self.user_token_metadata = MetadataMode::Accepted;
+        self.record = RecordMode::Tally;
         self
     }
 

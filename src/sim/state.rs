@@ -1,7 +1,8 @@
 //! The simulated Slack's memory: workspaces, users, conversations, tokens,
 //! posted messages, views, injected faults and the record of every call.
 
-pub use super::settings::{MetadataMode, SimSettings};
+pub use super::settings::{MetadataMode, RecordMode, SimSettings};
+pub use super::tally::{PostCount, Tally, TallySummary, parse_posts};
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
@@ -41,7 +42,17 @@ pub struct SimChannel {
     pub team_id: String,
     pub name: String,
     pub members: HashSet<String>,
+    /// Every member of the workspace is in it, as in a workspace's
+    /// #general: the benchmark's conversations, so that a hundred thousand
+    /// of them need no member lists.
+    pub everyone: bool,
     pub archived: bool,
+}
+
+impl SimChannel {
+    pub fn has_member(&self, user_id: &str) -> bool {
+        self.everyone || self.members.contains(user_id)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -225,6 +236,8 @@ pub struct SimState {
     pub browser_user: Option<(String, String)>,
     pub next_seq: u64,
     pub last_ts_micros: i64,
+    /// The record in [`RecordMode::Tally`].
+    pub tally: Tally,
 }
 
 impl SimState {
@@ -247,10 +260,15 @@ impl SimState {
             browser_user: None,
             next_seq: 0,
             last_ts_micros: 0,
+            tally: Tally::default(),
         }
     }
 
     pub fn record(&mut self, method: &str, token: Option<String>, params: Value, outcome: String) {
+        if self.settings.record == RecordMode::Tally {
+            self.tally.count_call(method, &outcome);
+            return;
+        }
         self.next_seq += 1;
         self.calls.push_back(RecordedCall {
             seq: self.next_seq,

@@ -103,7 +103,9 @@ const TRIGGER_MEMORY: Duration = Duration::minutes(15);
 
 impl Store {
     /// Records the `trigger_id` of a user action about to be acted on: true
-    /// the first time, false for a replay of the same request.
+    /// the first time, false for a replay of the same request. One
+    /// statement: old ids are forgotten in the background
+    /// ([`Store::forget_old_triggers`]), not on a user's request.
     pub async fn record_trigger(
         &self,
         trigger_id: &str,
@@ -118,15 +120,18 @@ impl Store {
         .execute(pool)
         .await
         .map(|r| r.rows_affected() == 1))?;
-        if first && rand::random_range(0..200) == 0 {
-            on_db!(self, |pool| sqlx::query(
-                "DELETE FROM slack_triggers WHERE received_at < $1"
-            )
-            .bind(stamp(now - TRIGGER_MEMORY))
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))?;
-        }
         Ok(first)
+    }
+
+    /// Forgets trigger ids older than any replay could be; returns how many.
+    pub async fn forget_old_triggers(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let forgotten = on_db!(self, |pool| sqlx::query(
+            "DELETE FROM slack_triggers WHERE received_at < $1"
+        )
+        .bind(stamp(now - TRIGGER_MEMORY))
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(forgotten)
     }
 }

@@ -5,6 +5,7 @@ mod common;
 
 mod actions;
 mod backup;
+mod bench_smoke;
 mod beyond;
 mod changes;
 mod commands;

@@ -7,7 +7,8 @@ use serde_json::{Map, Value, json};
 use super::super::block_kit;
 use super::super::limits::{Limit, Limits};
 use super::super::state::{
-    EphemeralMessage, MetadataMode, PostedMessage, SimChannel, SimState, SimToken, TokenKind,
+    EphemeralMessage, MetadataMode, PostedMessage, RecordMode, SimChannel, SimState, SimToken,
+    TokenKind,
 };
 use super::super::text::stored_text;
 use super::{Refusal, refuse, str_param};
@@ -58,13 +59,13 @@ pub(super) fn post_message(
         channel_param.to_owned()
     };
     let channel = match state.channels.get(&channel_id) {
-        Some(c) if c.team_id == caller.team_id => c.clone(),
+        Some(c) if c.team_id == caller.team_id => c,
         _ => return refuse("channel_not_found"),
     };
     if channel.archived {
         return refuse("is_archived");
     }
-    if !channel.members.contains(&caller.user_id) {
+    if !channel.has_member(&caller.user_id) {
         return refuse("not_in_channel");
     }
     let mut metadata = match params.get("metadata") {
@@ -104,17 +105,22 @@ pub(super) fn post_message(
         .map_err(Refusal::RateLimited)?;
     let text = stored_text(&text);
     let ts = state.next_ts();
-    state.messages.push(PostedMessage {
-        channel: channel_id.clone(),
-        ts: ts.clone(),
-        user: caller.user_id.clone(),
-        text: text.clone(),
-        metadata: metadata.clone(),
-        blocks: blocks.clone(),
-        as_bot: caller.kind == TokenKind::Bot,
-        thread_ts: thread_ts.clone(),
-        reply_broadcast,
-    });
+    if state.settings.record == RecordMode::Tally {
+        let at_ms = chrono::Utc::now().timestamp_millis();
+        state.tally.count_post(metadata.as_ref(), at_ms);
+    } else {
+        state.messages.push(PostedMessage {
+            channel: channel_id.clone(),
+            ts: ts.clone(),
+            user: caller.user_id.clone(),
+            text: text.clone(),
+            metadata: metadata.clone(),
+            blocks: blocks.clone(),
+            as_bot: caller.kind == TokenKind::Bot,
+            thread_ts: thread_ts.clone(),
+            reply_broadcast,
+        });
+    }
     let mut shown = json!({"type": "message", "text": text, "user": caller.user_id, "ts": ts,
                            "team": caller.team_id});
     if let Some(parent) = thread_ts {
@@ -156,6 +162,7 @@ pub(super) fn im_channel(
             team_id: caller.team_id.clone(),
             name: format!("dm-{user}"),
             members: [user.to_owned(), bot].into_iter().collect(),
+            everyone: false,
             archived: false,
         });
     Ok(id)
@@ -258,7 +265,7 @@ fn readable_channel(
         Some(c) if c.team_id == caller.team_id => c,
         _ => return refuse("channel_not_found"),
     };
-    if !channel.members.contains(&caller.user_id) {
+    if !channel.has_member(&caller.user_id) {
         return refuse("not_in_channel");
     }
     Ok(channel_id.to_owned())
