@@ -4,7 +4,8 @@
 //! per statement, with a pause between batches so a large backlog (the
 //! first run on an old database) never crowds out the delivery cycle.
 //! Each sweep also forgets the trigger ids kept against replayed requests
-//! once they are older than any replay could be.
+//! once they are older than any replay could be, and the pace of
+//! conversations idle for an hour.
 
 use std::time::Duration;
 
@@ -87,6 +88,9 @@ impl Retention {
         loop {
             if let Err(err) = self.store.forget_old_triggers(Utc::now()).await {
                 tracing::warn!(error = %err, "cannot forget old trigger ids; trying again later");
+            }
+            if let Err(err) = self.store.forget_idle_paces(Utc::now()).await {
+                tracing::warn!(error = %err, "cannot forget idle conversations' pace; trying again later");
             }
             match self.sweep(Utc::now(), &stop).await {
                 Ok(0) => {}

@@ -219,6 +219,10 @@ LEFT JOIN users AS u ON u.id = c.author_id
 LEFT JOIN refresh_locks AS rl ON rl.id = c.author_id
 LEFT JOIN turns AS t ON t.id = c.id";
 
+/// A pace row this far behind the clock says nothing any more: the
+/// conversation is back at its full burst.
+const PACE_MEMORY: chrono::Duration = chrono::Duration::hours(1);
+
 fn micros(span: chrono::Duration) -> i64 {
     span.num_microseconds().unwrap_or(i64::MAX).max(0)
 }
@@ -264,6 +268,20 @@ impl Store {
         // RETURNING promises no order; deliver oldest first.
         claimed.sort_by_key(|m| (m.due_at, m.id));
         Ok(claimed)
+    }
+
+    /// Forgets the pace of conversations nobody posted to for an hour
+    /// (PostgreSQL; SQLite keeps the pace in memory). Returns how many.
+    pub async fn forget_idle_paces(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let Db::Postgres(pool) = &self.db else {
+            return Ok(0);
+        };
+        let forgotten = sqlx::query("DELETE FROM conversation_pace WHERE tat < $1")
+            .bind(stamp(now - PACE_MEMORY))
+            .execute(pool)
+            .await?
+            .rows_affected();
+        Ok(forgotten)
     }
 
     fn claimed(

@@ -204,3 +204,46 @@ on_postgres! {
         assert_eq!(total, 500);
     }
 }
+
+on_postgres! {
+    /// The successes' write finds its rows by id even when the statistics
+    /// say nothing is `sending` (taken while everything was pending), as
+    /// they do in the first minutes of every burst: a plan that starts from
+    /// the `sending` rows compares each with every outcome of the group.
+    async fn the_outcome_write_finds_its_rows_by_id(db: TestDb) {
+        let store = db.store().await;
+        let now = Utc::now();
+        let author = store.connect_user("T1", "U1", &grant("a", "r", 720), now).await.expect("connect");
+        let other = store.connect_user("T1", "U2", &grant("b", "r2", 720), now).await.expect("connect");
+        for author in [&author, &other] {
+            let batch: Vec<_> = (0..900).map(|i| new_message(author, &format!("C{i}"), "x", now)).collect();
+            store.insert_messages(&batch, now).await.expect("bulk");
+        }
+        store.execute_raw("ANALYZE scheduled_messages").await.expect("analyze");
+        let request = claim(now + Duration::seconds(1), 1_800);
+        let claimed = store.claim_due(&request).await.expect("claim");
+        assert_eq!(claimed.len(), 1_800);
+        let ids: Vec<i64> = claimed.iter().take(1_000).map(|m| m.id).collect();
+        let plan = store.explain_sent_write(&ids, &request.claim_token).await.expect("explain");
+        println!("{plan}");
+        assert!(!plan.contains("Join Filter"), "each row must be found by its id, not compared with every outcome:\n{plan}");
+        assert!(!plan.contains("Index Cond: (status"), "the write must not start from the status:\n{plan}");
+    }
+}
+
+on_postgres! {
+    /// A conversation's shared pace is forgotten once it has been idle for
+    /// an hour, and kept while it still paces anything.
+    async fn idle_paces_are_forgotten(db: TestDb) {
+        let store = db.store().await;
+        let now = Utc::now();
+        let author = store.connect_user("T1", "U1", &grant("a", "r", 720), now).await.expect("connect");
+        let batch: Vec<_> = (0..3).map(|i| new_message(&author, &format!("C{i}"), "x", now)).collect();
+        store.insert_messages(&batch, now).await.expect("bulk");
+        assert_eq!(store.claim_due(&claim(now + Duration::seconds(1), 10)).await.expect("claim").len(), 3);
+        assert_eq!(store.forget_idle_paces(now).await.expect("forget"), 0, "paced just now");
+        assert_eq!(store.forget_idle_paces(now + Duration::minutes(59)).await.expect("forget"), 0);
+        assert_eq!(store.forget_idle_paces(now + Duration::minutes(61)).await.expect("forget"), 3);
+        assert_eq!(store.forget_idle_paces(now + Duration::minutes(61)).await.expect("again"), 0);
+    }
+}
