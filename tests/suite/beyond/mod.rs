@@ -4,6 +4,7 @@
 //! in strict mode.
 
 mod conditions;
+mod demo;
 mod destinations;
 mod foresight;
 mod journey;
